@@ -1,0 +1,130 @@
+"""The reader's websocket: a read-only pipe from the session's stream to the browser.
+
+Protocol (docs/realtime.md): connect to /ws/sessions/<id>/?after=SEQ; the server sends
+every change after SEQ in sequence order, then {"type": "caught_up", "seq": N}, then live
+changes. Clients may only send {"type": "ping"}; anything else closes the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from entries import broadcast
+from entries.models import Entry
+from sessions.models import Session
+
+logger = logging.getLogger(__name__)
+
+CLOSE_BAD_REQUEST = 4400  # malformed `after`, or a client frame that is not a ping
+CLOSE_NOT_FOUND = 4404  # no such session
+CLOSE_RELOAD = 4205  # too far behind (or ahead): reload the page instead of replaying
+
+
+class CatchUp:
+    """What a reader who has applied every change up to `after` still needs."""
+
+    def __init__(self, session_id: int, after: int) -> None:
+        self.session_id = session_id
+        self.after = after
+
+    def load(self) -> tuple[str, list[dict[str, Any]], int] | None:
+        """Return (verdict, payloads, cursor); None when the session does not exist.
+
+        last_seq is read before the entries: every change numbered up to it has committed
+        (numbers are taken under the session's lock), so the entries query sees them all.
+        """
+        session = Session.objects.filter(pk=self.session_id).first()
+        if session is None:
+            return None
+        last_seq = session.last_seq
+        if self.after > last_seq or last_seq - self.after > settings.CATCHUP_MAX_CHANGES:
+            return "reload", [], last_seq
+        changes: list[tuple[int, dict[str, Any]]] = []
+        if self.after < last_seq:
+            entries = (
+                Entry.objects.filter(session_id=self.session_id, seq__gt=self.after)
+                .for_display()
+                .order_by("seq")
+            )
+            for entry in entries:
+                if entry.is_deleted:
+                    if entry.created_seq > self.after:
+                        continue  # created and deleted while away: never shown, nothing to do
+                    action = Entry.Action.DELETED
+                elif entry.created_seq > self.after:
+                    action = Entry.Action.CREATED
+                else:
+                    action = Entry.Action.UPDATED
+                changes.append((entry.seq, broadcast.entry_payload(entry, action)))
+            if session.status_seq > self.after:
+                changes.append((session.status_seq, broadcast.status_payload(session)))
+        changes.sort(key=lambda change: change[0])
+        cursor = max([last_seq, *(seq for seq, _ in changes)])
+        return "ok", [payload for _, payload in changes], cursor
+
+
+class SessionConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
+        self.group = broadcast.group_name(self.session_id)
+        self.cursor = 0
+        after = _parse_after(self.scope.get("query_string", b""))
+        await self.accept()
+        if after is None:
+            await self.close(code=CLOSE_BAD_REQUEST)
+            return
+        # Join before reading the catch-up, so nothing committed in between is missed;
+        # live messages queue behind connect() and those already covered are dropped.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        result = await database_sync_to_async(CatchUp(self.session_id, after).load)()
+        if result is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        verdict, payloads, cursor = result
+        if verdict == "reload":
+            await self.send(broadcast.encode({"type": "reload", "seq": cursor}))
+            await self.close(code=CLOSE_RELOAD)
+            return
+        for payload in payloads:
+            await self.send(broadcast.encode(payload))
+        self.cursor = cursor
+        await self.send(broadcast.encode({"type": "caught_up", "seq": cursor}))
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Readers never write: the only frame a client may send is a keep-alive ping.
+        try:
+            message = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            message = None
+        if isinstance(message, dict) and message.get("type") == "ping" and len(message) == 1:
+            await self.send(broadcast.encode({"type": "pong"}))
+            return
+        await self.close(code=CLOSE_BAD_REQUEST)
+
+    async def stream_change(self, event: dict[str, Any]) -> None:
+        if event["seq"] > self.cursor:
+            await self.send(event["text"])
+
+
+def _parse_after(query_string: bytes) -> int | None:
+    """The `after` cursor: absent means 0; anything but a small non-negative integer is bad."""
+    try:
+        values = parse_qs(query_string.decode("ascii"), strict_parsing=False).get("after")
+    except UnicodeDecodeError:
+        return None
+    if not values:
+        return 0
+    value = values[-1]
+    if not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)

@@ -1,0 +1,67 @@
+"""Markdown to safe HTML, done once when an entry is saved.
+
+markdown-it-py's "js-default" preset ignores raw HTML and refuses javascript:, vbscript:,
+file: and most data: links; nh3 then keeps only the tags and attributes below and only
+http, https and mailto URLs, so nothing a blogger types can run in a reader's browser.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+
+ALLOWED_TAGS = {
+    "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
+    "ul", "ol", "li", "a", "img", "h3", "h4", "h5", "h6",
+    "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    "th": {"align"},
+    "td": {"align"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+_md = MarkdownIt("js-default", {"typographer": True}).enable(["table", "strikethrough", "replacements", "smartquotes"])
+# Headings in an entry sit under the page's h1/h2: shift them down so the outline holds.
+_md.options["maxNesting"] = 20
+
+
+def _shift_headings(tokens, *_args) -> None:
+    for token in tokens:
+        if token.type in {"heading_open", "heading_close"}:
+            level = min(int(token.tag[1]) + 2, 6)
+            token.tag = f"h{level}"
+
+
+_md.core.ruler.push("shift_headings", lambda state: _shift_headings(state.tokens))
+
+
+def render_markdown(text: str) -> str:
+    """Render a blogger's Markdown to sanitised HTML."""
+    html = _md.render(text)
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener noreferrer ugc",
+        strip_comments=True,
+    ).strip()
+
+
+def is_safe_url(url: str) -> bool:
+    """True for the http, https and mailto URLs the product is willing to render."""
+    if not url:
+        return False
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    if parts.scheme.lower() in {"http", "https"}:
+        return bool(parts.netloc)
+    return parts.scheme.lower() == "mailto" and bool(parts.path)

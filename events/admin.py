@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from events.models import Event
+from sessions.models import Session
+
+
+class SessionInline(admin.TabularInline):
+    model = Session
+    fields = ["title", "slug", "room", "starts_at", "ends_at", "status"]
+    prepopulated_fields = {"slug": ["title"]}
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["name", "city", "starts_on", "ends_on", "hashtag", "time_zone"]
+    list_filter = ["city", "starts_on"]
+    search_fields = ["name", "city", "hashtag", "series_hashtag"]
+    prepopulated_fields = {"slug": ["name"]}
+    date_hierarchy = "starts_on"
+    inlines = [SessionInline]

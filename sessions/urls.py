@@ -1,0 +1,10 @@
+from django.urls import path
+
+from sessions import views
+
+app_name = "talks"
+
+urlpatterns = [
+    path("speakers/<slug:slug>/", views.speaker, name="speaker"),
+    path("events/<slug:event>/<slug:slug>/status/", views.set_status, name="status"),
+]
