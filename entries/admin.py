@@ -17,11 +17,41 @@ class EntryAdmin(admin.ModelAdmin):
     """Moderation: organisers correct or hide entries; readers see each change live."""
 
     form = AdminEntryForm
-    list_display = ["__str__", "session", "kind", "author", "attribution_display", "key_moment", "created_at", "is_visible"]
-    list_filter = ["kind", "key_moment", ("deleted_at", admin.EmptyFieldListFilter), "session__event", "session"]
-    search_fields = ["body", "attribution_name", "attribution_speaker__name", "author__username", "session__title"]
+    list_display = [
+        "__str__",
+        "session",
+        "kind",
+        "author",
+        "attribution_display",
+        "key_moment",
+        "created_at",
+        "is_visible",
+    ]
+    list_filter = [
+        "kind",
+        "key_moment",
+        ("deleted_at", admin.EmptyFieldListFilter),
+        "session__event",
+        "session",
+    ]
+    search_fields = [
+        "body",
+        "attribution_name",
+        "attribution_speaker__name",
+        "author__username",
+        "session__title",
+    ]
     list_select_related = ["session", "author", "attribution_speaker"]
-    readonly_fields = ["session", "author", "created_at", "updated_at", "deleted_at", "seq", "created_seq", "html"]
+    readonly_fields = [
+        "session",
+        "author",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "seq",
+        "created_seq",
+        "html",
+    ]
     date_hierarchy = "created_at"
     actions = ["hide_entries", "mark_key_moments", "unmark_key_moments"]
 

@@ -119,7 +119,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
 def _parse_after(query_string: bytes) -> int | None:
     """The `after` cursor: absent means 0; anything but a small non-negative integer is bad."""
     try:
-        values = parse_qs(query_string.decode("ascii"), strict_parsing=False).get("after")
+        values = parse_qs(query_string.decode("ascii"), keep_blank_values=True).get("after")
     except UnicodeDecodeError:
         return None
     if not values:

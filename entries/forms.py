@@ -21,7 +21,14 @@ class EntryForm(forms.ModelForm):
 
     class Meta:
         model = Entry
-        fields = ["kind", "body", "attribution_speaker", "attribution_name", "source_url", "key_moment"]
+        fields = [
+            "kind",
+            "body",
+            "attribution_speaker",
+            "attribution_name",
+            "source_url",
+            "key_moment",
+        ]
         labels = {
             "attribution_speaker": "Speaker",
             "attribution_name": "Or someone else",
@@ -29,7 +36,9 @@ class EntryForm(forms.ModelForm):
         }
         widgets = {
             "kind": forms.RadioSelect,
-            "body": forms.Textarea(attrs={"rows": 4, "placeholder": "What's happening? Markdown works."}),
+            "body": forms.Textarea(
+                attrs={"rows": 4, "placeholder": "What's happening? Markdown works."}
+            ),
         }
 
     def __init__(self, *args, session: Session, **kwargs) -> None:
@@ -42,7 +51,9 @@ class EntryForm(forms.ModelForm):
         )
         self.fields["attribution_speaker"].queryset = session.speakers.all()
         self.fields["attribution_speaker"].empty_label = "— choose a speaker —"
-        self.fields["attribution_name"].widget.attrs["placeholder"] = "e.g. Alan Patrick, Broadstuff"
+        self.fields["attribution_name"].widget.attrs["placeholder"] = (
+            "e.g. Alan Patrick, Broadstuff"
+        )
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"].strip()
@@ -63,9 +74,7 @@ class EntryForm(forms.ModelForm):
                     "who said or wrote it."
                 )
             if speaker and name:
-                self.add_error(
-                    "attribution_name", "Pick a speaker or type a name, not both."
-                )
+                self.add_error("attribution_name", "Pick a speaker or type a name, not both.")
         return cleaned
 
     def save_entry(self, *, author=None) -> Entry:

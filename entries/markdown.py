@@ -26,7 +26,9 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 
-_md = MarkdownIt("js-default", {"typographer": True}).enable(["table", "strikethrough", "replacements", "smartquotes"])
+_md = MarkdownIt("js-default", {"typographer": True}).enable(
+    ["table", "strikethrough", "replacements", "smartquotes"]
+)
 # Headings in an entry sit under the page's h1/h2: shift them down so the outline holds.
 _md.options["maxNesting"] = 20
 

@@ -55,7 +55,9 @@ class Entry(models.Model):
     attribution_name = models.CharField(
         max_length=200, blank=True, help_text="For a quote from anyone else: who said or wrote it."
     )
-    source_url = models.URLField(blank=True, help_text="Where the quote comes from (http or https).")
+    source_url = models.URLField(
+        blank=True, help_text="Where the quote comes from (http or https)."
+    )
     key_moment = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)

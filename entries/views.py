@@ -57,7 +57,10 @@ def session_page(request: HttpRequest, event: str, slug: str) -> HttpResponse:
     older = page[per_page].created_seq + 1 if len(page) > per_page else None
     page = page[:per_page]
     key_moments = (
-        session.entries.visible().filter(key_moment=True).order_by("created_seq").only("pk", "body", "created_at", "created_seq")
+        session.entries.visible()
+        .filter(key_moment=True)
+        .order_by("created_seq")
+        .only("pk", "session_id", "body", "created_at", "created_seq")
         if before is None
         else []
     )
@@ -83,7 +86,9 @@ def entry_page(request: HttpRequest, event: str, slug: str, pk: int) -> HttpResp
     entry = get_object_or_404(session.entries.for_display(), pk=pk)
     if entry.is_deleted:
         return render(request, "entries/entry_gone.html", {"session": session}, status=410)
-    return render(request, "entries/entry.html", {"session": session, "event": session.event, "entry": entry})
+    return render(
+        request, "entries/entry.html", {"session": session, "event": session.event, "entry": entry}
+    )
 
 
 @require_GET
@@ -111,12 +116,22 @@ def create(request: HttpRequest, event: str, slug: str) -> HttpResponse:
     form = EntryForm(request.POST, session=session)
     if not form.is_valid():
         if request.htmx:
-            response = render(request, "entries/partials/compose.html", {"form": form, "session": session}, status=422)
+            response = render(
+                request,
+                "entries/partials/compose.html",
+                {"form": form, "session": session},
+                status=422,
+            )
             return reswap(retarget(response, "#compose"), "outerHTML")
         return render(
             request,
             "entries/console.html",
-            {"session": session, "event": session.event, "form": form, "entries": session.entries.visible().for_display().newest_first()[:50]},
+            {
+                "session": session,
+                "event": session.event,
+                "form": form,
+                "entries": session.entries.visible().for_display().newest_first()[:50],
+            },
             status=422,
         )
     entry = form.save_entry(author=request.user)
@@ -125,7 +140,12 @@ def create(request: HttpRequest, event: str, slug: str) -> HttpResponse:
     return render(
         request,
         "entries/partials/console_created.html",
-        {"entry": entry, "session": session, "form": EntryForm(session=session), "user": request.user},
+        {
+            "entry": entry,
+            "session": session,
+            "form": EntryForm(session=session),
+            "user": request.user,
+        },
     )
 
 
@@ -145,7 +165,9 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = EntryForm(instance=entry, session=session)
         status = 200
     template = "entries/partials/edit_form.html" if request.htmx else "entries/edit.html"
-    return render(request, template, {"form": form, "entry": entry, "session": session}, status=status)
+    return render(
+        request, template, {"form": form, "entry": entry, "session": session}, status=status
+    )
 
 
 @require_GET

@@ -7,7 +7,9 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
-TIME_ZONE_CHOICES = sorted((tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz or tz == "UTC")
+TIME_ZONE_CHOICES = sorted(
+    (tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz or tz == "UTC"
+)
 
 hashtag_validator = RegexValidator(
     r"^#?\w+$", "A hashtag is one word of letters, digits or underscores, e.g. #SMWLDN."

@@ -18,14 +18,18 @@ def speaker(request: HttpRequest, slug: str) -> HttpResponse:
         .order_by("-created_at")[:100]
     )
     return render(
-        request, "sessions/speaker.html", {"speaker": speaker, "sessions": sessions, "quotes": quotes}
+        request,
+        "sessions/speaker.html",
+        {"speaker": speaker, "sessions": sessions, "quotes": quotes},
     )
 
 
 @require_POST
 def set_status(request: HttpRequest, event: str, slug: str) -> HttpResponse:
     """Start or end a session; readers see the new status at once."""
-    session = get_object_or_404(Session.objects.select_related("event"), event__slug=event, slug=slug)
+    session = get_object_or_404(
+        Session.objects.select_related("event"), event__slug=event, slug=slug
+    )
     if not session.can_blog(request.user):
         raise PermissionDenied("You are not assigned to blog this session.")
     status = request.POST.get("status")

@@ -7,40 +7,113 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('talks', '0001_initial'),
+        ("talks", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Entry',
+            name="Entry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('text', 'Text'), ('quote', 'Quote')], default='text', max_length=10)),
-                ('body', models.TextField(help_text='Markdown.')),
-                ('html', models.TextField(editable=False, help_text='The body rendered and sanitised on save.')),
-                ('attribution_name', models.CharField(blank=True, help_text='For a quote from anyone else: who said or wrote it.', max_length=200)),
-                ('source_url', models.URLField(blank=True, help_text='Where the quote comes from (http or https).')),
-                ('key_moment', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('deleted_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_seq', models.PositiveBigIntegerField(editable=False)),
-                ('seq', models.PositiveBigIntegerField(editable=False)),
-                ('attribution_speaker', models.ForeignKey(blank=True, help_text="For a quote from one of the session's speakers.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='quotes', to='talks.speaker')),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='talks.session')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("text", "Text"), ("quote", "Quote")],
+                        default="text",
+                        max_length=10,
+                    ),
+                ),
+                ("body", models.TextField(help_text="Markdown.")),
+                (
+                    "html",
+                    models.TextField(
+                        editable=False, help_text="The body rendered and sanitised on save."
+                    ),
+                ),
+                (
+                    "attribution_name",
+                    models.CharField(
+                        blank=True,
+                        help_text="For a quote from anyone else: who said or wrote it.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "source_url",
+                    models.URLField(
+                        blank=True, help_text="Where the quote comes from (http or https)."
+                    ),
+                ),
+                ("key_moment", models.BooleanField(default=False)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("created_seq", models.PositiveBigIntegerField(editable=False)),
+                ("seq", models.PositiveBigIntegerField(editable=False)),
+                (
+                    "attribution_speaker",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="For a quote from one of the session's speakers.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="quotes",
+                        to="talks.speaker",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entries",
+                        to="talks.session",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'entries',
-                'ordering': ['-created_seq'],
-                'permissions': [('moderate_entry', "Can moderate every session's entries and status")],
-                'indexes': [models.Index(fields=['attribution_speaker', '-created_at'], name='entries_ent_attribu_edb61b_idx')],
-                'constraints': [models.UniqueConstraint(fields=('session', 'seq'), name='entry_seq_unique_per_session'), models.UniqueConstraint(fields=('session', 'created_seq'), name='entry_created_seq_unique_per_session')],
+                "verbose_name_plural": "entries",
+                "ordering": ["-created_seq"],
+                "permissions": [
+                    ("moderate_entry", "Can moderate every session's entries and status")
+                ],
+                "indexes": [
+                    models.Index(
+                        fields=["attribution_speaker", "-created_at"],
+                        name="entries_ent_attribu_edb61b_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("session", "seq"), name="entry_seq_unique_per_session"
+                    ),
+                    models.UniqueConstraint(
+                        fields=("session", "created_seq"),
+                        name="entry_created_seq_unique_per_session",
+                    ),
+                ],
             },
         ),
     ]

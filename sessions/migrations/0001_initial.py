@@ -6,48 +6,86 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('events', '0001_initial'),
+        ("events", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Speaker',
+            name="Speaker",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('affiliation', models.CharField(blank=True, max_length=200)),
-                ('link', models.URLField(blank=True, help_text='Their site or profile (http or https).')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("affiliation", models.CharField(blank=True, max_length=200)),
+                (
+                    "link",
+                    models.URLField(blank=True, help_text="Their site or profile (http or https)."),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=100)),
-                ('description', models.TextField(blank=True)),
-                ('room', models.CharField(blank=True, max_length=100)),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('upcoming', 'Upcoming'), ('live', 'Live'), ('ended', 'Ended')], default='upcoming', max_length=10)),
-                ('last_seq', models.PositiveBigIntegerField(default=0, editable=False)),
-                ('status_seq', models.PositiveBigIntegerField(default=0, editable=False)),
-                ('bloggers', models.ManyToManyField(blank=True, related_name='blogged_sessions', to=settings.AUTH_USER_MODEL)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sessions', to='events.event')),
-                ('speakers', models.ManyToManyField(blank=True, related_name='sessions', to='talks.speaker')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=100)),
+                ("description", models.TextField(blank=True)),
+                ("room", models.CharField(blank=True, max_length=100)),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("upcoming", "Upcoming"), ("live", "Live"), ("ended", "Ended")],
+                        default="upcoming",
+                        max_length=10,
+                    ),
+                ),
+                ("last_seq", models.PositiveBigIntegerField(default=0, editable=False)),
+                ("status_seq", models.PositiveBigIntegerField(default=0, editable=False)),
+                (
+                    "bloggers",
+                    models.ManyToManyField(
+                        blank=True, related_name="blogged_sessions", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sessions",
+                        to="events.event",
+                    ),
+                ),
+                (
+                    "speakers",
+                    models.ManyToManyField(blank=True, related_name="sessions", to="talks.speaker"),
+                ),
             ],
             options={
-                'ordering': ['starts_at', 'title'],
-                'constraints': [models.UniqueConstraint(fields=('event', 'slug'), name='session_slug_unique_per_event')],
+                "ordering": ["starts_at", "title"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("event", "slug"), name="session_slug_unique_per_event"
+                    )
+                ],
             },
         ),
     ]

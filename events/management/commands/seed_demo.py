@@ -21,7 +21,12 @@ DEFAULT_DEMO_PASSWORD = "liveblog-demo"
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 
 SPEAKERS = [
-    ("euan-semple", "Euan Semple", "Author of Organizations Don't Tweet, People Do", "https://euansemple.com/"),
+    (
+        "euan-semple",
+        "Euan Semple",
+        "Author of Organizations Don't Tweet, People Do",
+        "https://euansemple.com/",
+    ),
     ("alan-patrick", "Alan Patrick", "Broadstuff", "https://broadstuff.com/"),
     ("scott-gould", "Scott Gould", "Like Minds", ""),
     ("nicole-yershon", "Nicole Yershon", "Ogilvy Labs", ""),
@@ -30,42 +35,110 @@ SPEAKERS = [
 
 # (slug, title, room, day offset from today, start hour, duration hours, speakers, status)
 SESSIONS = [
-    ("like-minds-social-business", "Like Minds: the Social Business Immersive", "Hub Westminster",
-     0, None, 2, ["euan-semple", "scott-gould"], Session.Status.LIVE),
-    ("social-media-is-not-marketing", "Social media is not a marketing bolt-on", "BBC Broadcasting House",
-     0, -4, 1, ["alan-patrick"], Session.Status.ENDED),
-    ("customer-service-in-public", "Customer service in public: the datastream knows", "Google Campus",
-     1, 10, 1, ["alan-patrick", "neville-hobson"], Session.Status.UPCOMING),
-    ("labs-and-experiments", "Labs, experiments and the post-digital agency", "Ogilvy, Canary Wharf",
-     1, 14, 1, ["nicole-yershon"], Session.Status.UPCOMING),
-    ("post-digital", "Towards the post-digital organisation", "The Royal Institution",
-     2, 11, 1, ["euan-semple", "neville-hobson"], Session.Status.UPCOMING),
+    (
+        "like-minds-social-business",
+        "Like Minds: the Social Business Immersive",
+        "Hub Westminster",
+        0,
+        None,
+        2,
+        ["euan-semple", "scott-gould"],
+        Session.Status.LIVE,
+    ),
+    (
+        "social-media-is-not-marketing",
+        "Social media is not a marketing bolt-on",
+        "BBC Broadcasting House",
+        0,
+        -4,
+        1,
+        ["alan-patrick"],
+        Session.Status.ENDED,
+    ),
+    (
+        "customer-service-in-public",
+        "Customer service in public: the datastream knows",
+        "Google Campus",
+        1,
+        10,
+        1,
+        ["alan-patrick", "neville-hobson"],
+        Session.Status.UPCOMING,
+    ),
+    (
+        "labs-and-experiments",
+        "Labs, experiments and the post-digital agency",
+        "Ogilvy, Canary Wharf",
+        1,
+        14,
+        1,
+        ["nicole-yershon"],
+        Session.Status.UPCOMING,
+    ),
+    (
+        "post-digital",
+        "Towards the post-digital organisation",
+        "The Royal Institution",
+        2,
+        11,
+        1,
+        ["euan-semple", "neville-hobson"],
+        Session.Status.UPCOMING,
+    ),
 ]
 
 LIKE_MINDS_ENTRIES = [
-    ("text", "Packed room at Hub Westminster for the **Like Minds Social Business Immersive**. "
-             "Scott Gould opens: this is about how organisations *change*, not which tools they buy.", {}),
-    ("quote", "We're turning social media into a \"thing\" – it's the thingification of social media. "
-              "It becomes sellable, marketable, something people have to do.",
-     {"speaker": "euan-semple", "key_moment": True}),
-    ("quote", "But what I see is the web becoming part of people's lives, and encroaching into their workplaces.",
-     {"speaker": "euan-semple"}),
-    ("text", "The tension of the week in one line: social media as a marketing bolt-on versus social tools "
-             "that transform the whole enterprise. Watching #SMWLDN and #SMW side by side, the two camps are obvious.", {}),
-    ("quote", "More and more customers know this, and are becoming familiar with it, so they expect far more "
-              "rapid action – and many more of your customers work in customer service in some form or another, "
-              "or know someone who does, so are becoming far more savvy.",
-     {"name": "Alan Patrick, Broadstuff", "url": "https://broadstuff.com/", "key_moment": True}),
-    ("text", "Euan: the compartmentalisation of social into marketing is inherently doomed. Customers see "
-             "through the veneer of a company that hasn't embraced the change.", {}),
+    (
+        "text",
+        "Packed room at Hub Westminster for the **Like Minds Social Business Immersive**. "
+        "Scott Gould opens: this is about how organisations *change*, not which tools they buy.",
+        {},
+    ),
+    (
+        "quote",
+        "We're turning social media into a \"thing\" – it's the thingification of social media. "
+        "It becomes sellable, marketable, something people have to do.",
+        {"speaker": "euan-semple", "key_moment": True},
+    ),
+    (
+        "quote",
+        "But what I see is the web becoming part of people's lives, and encroaching into their workplaces.",
+        {"speaker": "euan-semple"},
+    ),
+    (
+        "text",
+        "The tension of the week in one line: social media as a marketing bolt-on versus social tools "
+        "that transform the whole enterprise. Watching #SMWLDN and #SMW side by side, the two camps are obvious.",
+        {},
+    ),
+    (
+        "quote",
+        "More and more customers know this, and are becoming familiar with it, so they expect far more "
+        "rapid action – and many more of your customers work in customer service in some form or another, "
+        "or know someone who does, so are becoming far more savvy.",
+        {"name": "Alan Patrick, Broadstuff", "url": "https://broadstuff.com/", "key_moment": True},
+    ),
+    (
+        "text",
+        "Euan: the compartmentalisation of social into marketing is inherently doomed. Customers see "
+        "through the veneer of a company that hasn't embraced the change.",
+        {},
+    ),
 ]
 
 ENDED_ENTRIES = [
-    ("text", "Alan Patrick on why reputation for customer service is now part of the buying process: "
-             "c. 90% of buyers go online before buying.", {}),
-    ("quote", "If there is a disconnect between the Company Spiel and reality, it is found out much faster, "
-              "goes farther with social media, and is harder to manipulate.",
-     {"speaker": "alan-patrick", "key_moment": True}),
+    (
+        "text",
+        "Alan Patrick on why reputation for customer service is now part of the buying process: "
+        "c. 90% of buyers go online before buying.",
+        {},
+    ),
+    (
+        "quote",
+        "If there is a disconnect between the Company Spiel and reality, it is found out much faster, "
+        "goes farther with social media, and is harder to manipulate.",
+        {"speaker": "alan-patrick", "key_moment": True},
+    ),
     ("text", "That's a wrap. Slides to follow.", {}),
 ]
 
@@ -77,7 +150,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         ensure_groups()
         password = os.environ.get("DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
-        organiser = self._user("organiser", "Olivia Organiser", password, ORGANISERS, staff=True)
+        self._user("organiser", "Olivia Organiser", password, ORGANISERS, staff=True)
         blogger = self._user("blogger", "Ben Blogger", password, BLOGGERS, staff=False)
 
         today = timezone.localdate(timezone=LONDON)
@@ -131,7 +204,9 @@ class Command(BaseCommand):
         self._entries(sessions["social-media-is-not-marketing"], blogger, speakers, ENDED_ENTRIES)
 
         verb = "Created" if created else "Checked"
-        self.stdout.write(self.style.SUCCESS(f"{verb} the demo: {event.name}, {len(sessions)} sessions."))
+        self.stdout.write(
+            self.style.SUCCESS(f"{verb} the demo: {event.name}, {len(sessions)} sessions.")
+        )
         self.stdout.write(f"Log in as 'blogger' or 'organiser' with the password {password!r}.")
 
     def _user(self, username: str, full_name: str, password: str, group: str, *, staff: bool):

@@ -1,0 +1,109 @@
+"""Named actors and a small programme, built once per test.
+
+The cast: `organiser` runs the event, `blogger` is assigned to the Like Minds session,
+`outsider` is a blogger assigned elsewhere, and anonymous readers need no account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from entries.models import Entry
+from entries.roles import BLOGGERS, ORGANISERS, ensure_groups
+from events.models import Event
+from sessions.models import Session, Speaker
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_user(django_user_model, username: str, group: str | None = None, **extra):
+    user = django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
+    if group:
+        ensure_groups()
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def organiser(db, django_user_model):
+    return make_user(django_user_model, "olivia", ORGANISERS, is_staff=True)
+
+
+@pytest.fixture
+def blogger(db, django_user_model):
+    return make_user(django_user_model, "ben", BLOGGERS, first_name="Ben", last_name="Blogger")
+
+
+@pytest.fixture
+def outsider(db, django_user_model):
+    return make_user(django_user_model, "oscar", BLOGGERS)
+
+
+@pytest.fixture
+def event(db):
+    return Event.objects.create(
+        name="Social Media Week London",
+        slug="smw-london",
+        city="London",
+        time_zone="Europe/London",
+        hashtag="#SMWLDN",
+        series_hashtag="#SMW",
+        starts_on=dt.date(2026, 11, 23),
+        ends_on=dt.date(2026, 11, 27),
+    )
+
+
+@pytest.fixture
+def euan(db):
+    return Speaker.objects.create(name="Euan Semple", slug="euan-semple", affiliation="Author")
+
+
+@pytest.fixture
+def session(db, event, euan, blogger):
+    starts = timezone.now() - dt.timedelta(minutes=20)
+    session = Session.objects.create(
+        event=event,
+        title="Like Minds: the Social Business Immersive",
+        slug="like-minds",
+        room="Hub Westminster",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=2),
+        status=Session.Status.LIVE,
+    )
+    session.speakers.add(euan)
+    session.bloggers.add(blogger)
+    return session
+
+
+@pytest.fixture
+def other_session(db, event, outsider):
+    starts = timezone.now() + dt.timedelta(days=1)
+    session = Session.objects.create(
+        event=event,
+        title="Labs and experiments",
+        slug="labs",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=1),
+    )
+    session.bloggers.add(outsider)
+    return session
+
+
+def post_entry(session, author, body="Hello from the room", **fields) -> Entry:
+    return Entry.post(
+        session=session, author=author, kind=fields.pop("kind", "text"), body=body, **fields
+    )
+
+
+@pytest.fixture
+def entry(session, blogger):
+    return post_entry(session, blogger, "Scott Gould opens the **Like Minds** immersive.")
