@@ -77,10 +77,12 @@ class EntryForm(forms.ModelForm):
                 self.add_error("attribution_name", "Pick a speaker or type a name, not both.")
         return cleaned
 
-    def save_entry(self, *, author=None) -> Entry:
+    def save_entry(self, *, author=None, idempotency_key: str | None = None) -> Entry:
         """Publish a new entry, or record an edit, through the model's change methods."""
         fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
         if self.instance.pk is None:
-            return Entry.post(session=self.session, author=author, **fields)
+            return Entry.post(
+                session=self.session, author=author, idempotency_key=idempotency_key, **fields
+            )
         self.instance.edit(**fields)
         return self.instance

@@ -13,4 +13,6 @@ urlpatterns = [
     path("entries/<int:pk>/console/", views.console_entry, name="console_entry"),
     path("entries/<int:pk>/delete/", views.delete, name="delete"),
     path("entries/<int:pk>/key-moment/", views.key_moment, name="key_moment"),
+    path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke_token"),
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -9,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import reswap, retarget
 
 from entries.forms import EntryForm
-from entries.models import Entry
+from entries.models import IDEMPOTENCY_KEY, ApiToken, Entry, IdempotencyConflict
 from sessions.models import Session, is_organiser
 
 
@@ -29,16 +30,10 @@ def _get_session_for_blogger(request: HttpRequest, event: str, slug: str) -> Ses
 
 
 def _get_entry_for_editor(request: HttpRequest, pk: int) -> Entry:
-    """The entry, if this user may change it: its author while assigned, or an organiser."""
+    """The entry, if this user may change it (Entry.check_editor)."""
     entry = get_object_or_404(Entry.objects.visible().for_display(), pk=pk)
-    user = request.user
-    if is_organiser(user):
-        return entry
-    if entry.author_id == user.pk and entry.session.can_blog(user):
-        return entry
-    if entry.session.can_blog(user):
-        raise PermissionDenied("You can only change your own entries.")
-    raise PermissionDenied("You are not assigned to blog this session.")
+    entry.check_editor(request.user)
+    return entry
 
 
 @require_GET
@@ -134,7 +129,13 @@ def create(request: HttpRequest, event: str, slug: str) -> HttpResponse:
             },
             status=422,
         )
-    entry = form.save_entry(author=request.user)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        return HttpResponseBadRequest("Idempotency-Key must be 1 to 100 letters, digits or - _ . :")
+    try:
+        entry = form.save_entry(author=request.user, idempotency_key=key)
+    except IdempotencyConflict as conflict:
+        return HttpResponse(str(conflict), status=409, content_type="text/plain; charset=utf-8")
     if not request.htmx:
         return redirect(session.get_console_url())
     return render(
@@ -196,3 +197,32 @@ def key_moment(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect(entry.session.get_console_url())
     return render(request, "entries/partials/console_entry.html", {"entry": entry})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """The user's API tokens: create one (shown once) or revoke one."""
+    new_secret = None
+    error = None
+    if request.method == "POST":
+        name = request.POST.get("name", "").strip()
+        if not name or len(name) > 100:
+            error = "Give the token a name of 1 to 100 characters, e.g. “phone”."
+        else:
+            _, new_secret = ApiToken.issue(request.user, name)
+    tokens = request.user.api_tokens.all()
+    return render(
+        request,
+        "entries/profile.html",
+        {"tokens": tokens, "new_secret": new_secret, "error": error},
+        status=422 if error else 200,
+    )
+
+
+@login_required
+@require_POST
+def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    token.revoke()
+    return redirect("entries:profile")

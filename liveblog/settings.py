@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "liveblog.middleware.ApiBodyLimitMiddleware",
 ]
 
 ROOT_URLCONF = "liveblog.urls"
@@ -200,6 +201,7 @@ PORT = envint("PORT", 8000)
 # Liveblog's own knobs.
 ENTRY_BODY_MAX_LENGTH = envint("ENTRY_BODY_MAX_LENGTH", 5000)
 ENTRIES_PER_PAGE = envint("ENTRIES_PER_PAGE", 20)
+API_MAX_REQUEST_BYTES = envint("API_MAX_REQUEST_BYTES", 64 * 1024)
 # A reader who missed more changes than this is told to reload instead of replaying them.
 CATCHUP_MAX_CHANGES = envint("CATCHUP_MAX_CHANGES", 500)
 

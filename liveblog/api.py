@@ -1,0 +1,67 @@
+"""The public JSON API: /api/, with its OpenAPI schema at /api/openapi.json and docs at /api/docs.
+
+Reads are open to everyone. Writes take the browser session (with its CSRF token) or a
+personal token sent as `Authorization: Bearer TOKEN`. Every error is JSON: {"detail": "..."}.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from entries.api import router as entries_router
+from events.api import router as events_router
+from sessions.api import router as sessions_router
+
+api = NinjaAPI(
+    title="Liveblog API",
+    version="1.0",
+    description=(
+        "Read events, sessions and the ordered stream of entries; post, edit and delete "
+        "entries as an assigned blogger. See docs/api.md."
+    ),
+    urls_namespace="api",
+)
+api.add_router("/events", events_router, tags=["events"])
+api.add_router("/sessions", sessions_router, tags=["sessions"])
+api.add_router("", entries_router, tags=["entries"])
+
+
+def _error(request: HttpRequest, status: int, detail: str, **extra) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, **extra}, status=status)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, str(exc) or "Not found.")
+
+
+@api.exception_handler(PermissionDenied)
+def forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return _error(request, 403, str(exc) or "You may not do that.")
+
+
+@api.exception_handler(AuthenticationError)
+def unauthorised(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = _error(
+        request, 401, "Authentication required: log in, or send Authorization: Bearer <token>."
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="liveblog"'
+    return response
+
+
+@api.exception_handler(ValidationError)
+def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {"loc": [str(part) for part in error.get("loc", ())], "msg": error.get("msg", "")}
+        for error in exc.errors
+    ]
+    return _error(request, 422, "The request is not valid.", errors=errors)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    extra = {"errors": exc.errors} if getattr(exc, "errors", None) else {}
+    return _error(request, exc.status_code, str(exc), **extra)

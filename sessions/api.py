@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from sessions.models import Session, Speaker
+
+router = Router()
+
+
+class SpeakerOut(Schema):
+    id: int
+    slug: str
+    name: str
+    affiliation: str
+    link: str
+    url: str
+
+    @staticmethod
+    def resolve_url(speaker: Speaker, context) -> str:
+        return context["request"].build_absolute_uri(speaker.get_absolute_url())
+
+
+class SessionOut(Schema):
+    id: int
+    event: int = Field(validation_alias="event_id")
+    event_slug: str = Field(validation_alias="event.slug")
+    title: str
+    slug: str
+    description: str
+    room: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    status: Session.Status
+    speakers: list[SpeakerOut]
+    last_seq: int
+    url: str
+
+    @staticmethod
+    def resolve_speakers(session: Session) -> list[Speaker]:
+        return list(session.speakers.all())
+
+    @staticmethod
+    def resolve_url(session: Session, context) -> str:
+        return context["request"].build_absolute_uri(session.get_absolute_url())
+
+
+class SessionFilter(Schema):
+    event: str | None = Field(None, description="The event's id or slug.", max_length=100)
+    status: Session.Status | None = None
+
+
+@router.get("", response=list[SessionOut], summary="List sessions")
+def list_sessions(request: HttpRequest, filters: Query[SessionFilter]):
+    sessions = Session.objects.for_listing()
+    if filters.event:
+        key = "event_id" if filters.event.isdigit() else "event__slug"
+        sessions = sessions.filter(**{key: filters.event})
+    if filters.status:
+        sessions = sessions.filter(status=filters.status)
+    return sessions
+
+
+@router.get("/{int:session_id}", response=SessionOut, summary="One session")
+def get_session(request: HttpRequest, session_id: int):
+    return get_object_or_404(Session.objects.for_listing(), pk=session_id)
