@@ -8,7 +8,7 @@ from typing import Literal
 from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, django_auth
 from pydantic import Field
@@ -199,7 +199,7 @@ def create_entry(request: HttpRequest, session_id: int, payload: EntryIn):
         entry = form.save_entry(author=request.auth, idempotency_key=key)
     except IdempotencyConflict as conflict:
         raise HttpError(409, str(conflict)) from None
-    return (200 if entry.replayed else 201), entry
+    return Status(200 if entry.replayed else 201, entry)
 
 
 def _entry_for_editor(request: HttpRequest, entry_id: int) -> Entry:

@@ -1,0 +1,420 @@
+"""The JSON API: reading the stream, writing with tokens or the session, and every error as JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from entries.models import ApiToken, Entry
+from sessions.models import Session
+from tests.conftest import post_entry
+
+pytestmark = pytest.mark.django_db
+
+
+def bearer(user, name="test") -> dict:
+    _, secret = ApiToken.issue(user, name)
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+def post_json(client, url, data, **headers):
+    return client.post(url, json.dumps(data), content_type="application/json", **headers)
+
+
+def entries_url(session) -> str:
+    return f"/api/sessions/{session.pk}/entries"
+
+
+def test_the_openapi_schema_and_docs_are_served(client):
+    schema = client.get("/api/openapi.json").json()
+    assert schema["openapi"].startswith("3.")
+    assert {
+        "/api/events",
+        "/api/sessions",
+        "/api/sessions/{session_id}",
+        "/api/sessions/{session_id}/entries",
+        "/api/entries/{entry_id}",
+    } <= set(schema["paths"])
+    assert client.get("/api/docs").status_code == 200
+
+
+def test_events_and_sessions_can_be_listed_and_filtered(client, session, other_session):
+    events = client.get("/api/events").json()
+    assert [e["slug"] for e in events] == ["smw-london"]
+    assert events[0]["url"] == "http://testserver/events/smw-london/"
+    live = client.get("/api/sessions", {"status": "live"}).json()
+    assert [s["id"] for s in live] == [session.pk]
+    assert live[0]["url"] == f"http://testserver{session.get_absolute_url()}"
+    assert live[0]["speakers"][0]["name"] == "Euan Semple"
+    by_slug = client.get("/api/sessions", {"event": "smw-london"}).json()
+    by_id = client.get("/api/sessions", {"event": str(session.event_id)}).json()
+    assert len(by_slug) == len(by_id) == 2
+    assert client.get("/api/sessions", {"event": "nope"}).json() == []
+    assert client.get("/api/sessions", {"status": "paused"}).status_code == 422
+    one = client.get(f"/api/sessions/{session.pk}").json()
+    assert one["title"] == session.title and one["last_seq"] == 0
+
+
+def test_the_stream_returns_changes_after_a_cursor_with_tombstones(client, session, blogger):
+    first = post_entry(session, blogger, "One")
+    second = post_entry(session, blogger, "Two")
+    post_entry(session, blogger, "Three")
+    second.soft_delete()  # seq 4
+    first.edit(body="One, corrected")  # seq 5
+    data = client.get(entries_url(session), {"after": 2}).json()
+    assert [(e["body"], e["seq"], e["deleted"]) for e in data["entries"]] == [
+        ("Three", 3, False),
+        ("", 4, True),
+        ("One, corrected", 5, False),
+    ]
+    assert data["entries"][1]["html"] == ""
+    assert data["last_seq"] == 5 and data["has_more"] is False
+    everything = client.get(entries_url(session)).json()
+    assert len(everything["entries"]) == 3
+    entry = everything["entries"][0]
+    assert {
+        "id",
+        "seq",
+        "kind",
+        "body",
+        "html",
+        "author",
+        "created_at",
+        "updated_at",
+        "deleted",
+    } <= set(entry)
+    assert entry["author"] == {"username": "ben", "name": "Ben Blogger"}
+
+
+def test_the_stream_pages_with_limit(client, session, blogger):
+    for i in range(5):
+        post_entry(session, blogger, f"Entry {i}")
+    page = client.get(entries_url(session), {"after": 0, "limit": 2}).json()
+    assert (
+        [e["seq"] for e in page["entries"]] == [1, 2] and page["has_more"] and page["last_seq"] == 2
+    )
+    rest = client.get(entries_url(session), {"after": page["last_seq"], "limit": 10}).json()
+    assert [e["seq"] for e in rest["entries"]] == [3, 4, 5] and not rest["has_more"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"after": -1},
+        {"after": "x"},
+        {"after": 2**64},
+        {"limit": 0},
+        {"limit": 501},
+        {"limit": "many"},
+    ],
+)
+def test_a_bad_cursor_or_limit_is_a_json_422(client, session, params):
+    response = client.get(entries_url(session), params)
+    assert response.status_code == 422
+    assert response.json()["detail"] == "The request is not valid."
+
+
+def test_unknown_ids_are_json_404s(client, blogger):
+    for url in ["/api/sessions/999", "/api/sessions/999/entries"]:
+        response = client.get(url)
+        assert response.status_code == 404 and "detail" in response.json()
+    response = client.patch(
+        "/api/entries/999", "{}", content_type="application/json", **bearer(blogger)
+    )
+    assert response.status_code == 404
+
+
+def test_an_assigned_blogger_posts_with_a_token(client, session, blogger, euan):
+    response = post_json(
+        client,
+        entries_url(session),
+        {"kind": "quote", "body": "Thingification", "speaker": euan.pk, "key_moment": True},
+        **bearer(blogger),
+    )
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["kind"] == "quote" and data["speaker"]["name"] == "Euan Semple"
+    assert (
+        data["key_moment"] is True and data["seq"] == 1 and data["html"] == "<p>Thingification</p>"
+    )
+    entry = Entry.objects.get()
+    assert entry.author == blogger and entry.attribution_speaker == euan
+
+
+def test_quotes_of_other_writers_take_attribution_and_source(client, session, blogger):
+    response = post_json(
+        client,
+        entries_url(session),
+        {
+            "kind": "quote",
+            "body": "Customers expect rapid action.",
+            "attribution": "Alan Patrick",
+            "source_url": "https://broadstuff.com/p",
+        },
+        **bearer(blogger),
+    )
+    assert response.status_code == 201
+    assert (
+        response.json()["attribution"] == "Alan Patrick"
+        and response.json()["source_url"] == "https://broadstuff.com/p"
+    )
+
+
+def test_extra_fields_such_as_author_session_or_seq_are_never_applied(
+    client, session, other_session, blogger, organiser
+):
+    response = post_json(
+        client,
+        entries_url(session),
+        {
+            "body": "Mine",
+            "author": organiser.pk,
+            "session": other_session.pk,
+            "seq": 999,
+            "id": 5,
+            "html": "<script>x</script>",
+        },
+        **bearer(blogger),
+    )
+    assert response.status_code == 201
+    entry = Entry.objects.get()
+    assert (entry.author, entry.session, entry.seq, entry.html) == (
+        blogger,
+        session,
+        1,
+        "<p>Mine</p>",
+    )
+
+
+def test_writes_need_authentication_and_a_valid_token(client, session, blogger):
+    assert post_json(client, entries_url(session), {"body": "x"}).status_code == 401
+    response = post_json(
+        client, entries_url(session), {"body": "x"}, HTTP_AUTHORIZATION="Bearer lb_wrong"
+    )
+    assert response.status_code == 401 and response.json()["detail"].startswith(
+        "Authentication required"
+    )
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert not Entry.objects.exists()
+
+
+def test_a_revoked_token_stops_working_at_once(client, session, blogger):
+    token, secret = ApiToken.issue(blogger, "phone")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    assert post_json(client, entries_url(session), {"body": "Before"}, **headers).status_code == 201
+    token.revoke()
+    assert post_json(client, entries_url(session), {"body": "After"}, **headers).status_code == 401
+    assert list(Entry.objects.values_list("body", flat=True)) == ["Before"]
+
+
+def test_tokens_are_stored_hashed(blogger):
+    token, secret = ApiToken.issue(blogger, "phone")
+    assert secret not in {token.key_hash, token.hint} and len(token.key_hash) == 64
+    assert ApiToken.authenticate(secret) == blogger
+
+
+@pytest.mark.parametrize(("who", "code"), [("outsider", 403), ("blogger", 201), ("organiser", 201)])
+def test_only_assigned_bloggers_and_organisers_may_post(client, session, request, who, code):
+    user = request.getfixturevalue(who)
+    response = post_json(client, entries_url(session), {"body": "Hello"}, **bearer(user))
+    assert response.status_code == code
+    if code == 403:
+        assert response.json() == {"detail": "You are not assigned to blog this session."}
+
+
+def test_the_browser_session_works_with_csrf(session, blogger):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(blogger)
+    assert post_json(client, entries_url(session), {"body": "No token"}).status_code == 403
+    client.get(session.get_console_url())  # sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    response = post_json(
+        client, entries_url(session), {"body": "With token"}, HTTP_X_CSRFTOKEN=token
+    )
+    assert response.status_code == 201
+    assert list(Entry.objects.values_list("body", flat=True)) == ["With token"]
+
+
+def test_editing_and_deleting_through_the_api(client, session, blogger):
+    headers = bearer(blogger)
+    entry_id = post_json(client, entries_url(session), {"body": "Typo heer"}, **headers).json()[
+        "id"
+    ]
+    response = client.patch(
+        f"/api/entries/{entry_id}",
+        json.dumps({"body": "Typo here"}),
+        content_type="application/json",
+        **headers,
+    )
+    assert (
+        response.status_code == 200
+        and response.json()["body"] == "Typo here"
+        and response.json()["seq"] == 2
+    )
+    response = client.patch(
+        f"/api/entries/{entry_id}",
+        json.dumps({"key_moment": True}),
+        content_type="application/json",
+        **headers,
+    )
+    assert response.json()["key_moment"] is True and response.json()["body"] == "Typo here"
+    response = client.delete(f"/api/entries/{entry_id}", **headers)
+    assert response.status_code == 200 and response.json()["deleted"] is True
+    response = client.patch(
+        f"/api/entries/{entry_id}",
+        json.dumps({"body": "Back?"}),
+        content_type="application/json",
+        **headers,
+    )
+    assert response.status_code == 410
+
+
+def test_another_bloggers_entry_cannot_be_changed(client, session, blogger, django_user_model):
+    colleague = django_user_model.objects.create_user("cara")
+    session.bloggers.add(colleague)
+    entry = post_entry(session, blogger, "Ben's")
+    response = client.delete(f"/api/entries/{entry.pk}", **bearer(colleague))
+    assert (
+        response.status_code == 403
+        and response.json()["detail"] == "You can only change your own entries."
+    )
+    entry.refresh_from_db()
+    assert not entry.is_deleted
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "message"),
+    [
+        ({"body": ""}, 422, "This field is required."),
+        ({"body": "x" * 5001}, 413, "longer than 5000 characters"),
+        ({"kind": "quote", "body": "Who?"}, 422, "A quote needs attribution"),
+        ({"kind": "poem", "body": "x"}, 422, "The request is not valid."),
+        ({"body": 12}, 422, "The request is not valid."),
+        ({}, 422, "The request is not valid."),
+        ({"body": "x", "speaker": 2**70}, 422, "The request is not valid."),
+        (
+            {"kind": "quote", "body": "x", "attribution": "A", "source_url": "javascript:alert(1)"},
+            422,
+            "Enter a valid URL.",
+        ),
+    ],
+)
+def test_bad_entries_get_a_json_error_and_store_nothing(
+    client, session, blogger, payload, code, message
+):
+    response = post_json(client, entries_url(session), payload, **bearer(blogger))
+    assert response.status_code == code
+    assert message in json.dumps(response.json())
+    assert not Entry.objects.exists()
+    assert Session.objects.get(pk=session.pk).last_seq == 0
+
+
+def test_malformed_json_and_oversized_requests(client, session, blogger):
+    headers = bearer(blogger)
+    response = client.post(
+        entries_url(session), "{not json", content_type="application/json", **headers
+    )
+    assert response.status_code in {400, 422} and "detail" in response.json()
+    response = client.post(
+        entries_url(session),
+        json.dumps({"body": "x" * 70_000}),
+        content_type="application/json",
+        **headers,
+    )
+    assert response.status_code == 413 and "detail" in response.json()
+    assert not Entry.objects.exists()
+
+
+# Idempotent posting
+
+
+def test_a_retry_with_the_same_key_returns_the_original_entry(client, session, blogger):
+    headers = {**bearer(blogger), "HTTP_IDEMPOTENCY_KEY": "8f1c6a1e-retry"}
+    first = post_json(client, entries_url(session), {"body": "Only once"}, **headers)
+    again = post_json(client, entries_url(session), {"body": "Only once"}, **headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    assert Entry.objects.count() == 1 and Session.objects.get(pk=session.pk).last_seq == 1
+
+
+def test_the_same_key_with_a_different_body_is_a_409(client, session, blogger):
+    headers = {**bearer(blogger), "HTTP_IDEMPOTENCY_KEY": "k-1"}
+    assert post_json(client, entries_url(session), {"body": "First"}, **headers).status_code == 201
+    response = post_json(client, entries_url(session), {"body": "Second"}, **headers)
+    assert response.status_code == 409 and "Idempotency-Key" in response.json()["detail"]
+    assert list(Entry.objects.values_list("body", flat=True)) == ["First"]
+
+
+def test_a_malformed_idempotency_key_is_a_400(client, session, blogger):
+    response = post_json(
+        client,
+        entries_url(session),
+        {"body": "x"},
+        **bearer(blogger),
+        HTTP_IDEMPOTENCY_KEY="bad key!",
+    )
+    assert response.status_code == 400
+    assert not Entry.objects.exists()
+
+
+def test_the_console_honours_idempotency_keys_too(client, session, blogger):
+    client.force_login(blogger)
+    url = session.get_console_url() + "entries/"
+    for _ in range(3):
+        response = client.post(
+            url,
+            {"kind": "text", "body": "Flaky wifi"},
+            HTTP_HX_REQUEST="true",
+            HTTP_IDEMPOTENCY_KEY="outbox-1",
+        )
+        assert response.status_code == 200
+    assert Entry.objects.count() == 1
+    response = client.post(
+        url,
+        {"kind": "text", "body": "Other"},
+        HTTP_HX_REQUEST="true",
+        HTTP_IDEMPOTENCY_KEY="outbox-1",
+    )
+    assert response.status_code == 409
+
+
+def test_keys_are_per_author(client, session, blogger, organiser):
+    for user in (blogger, organiser):
+        response = post_json(
+            client,
+            entries_url(session),
+            {"body": "Same"},
+            **bearer(user),
+            HTTP_IDEMPOTENCY_KEY="shared",
+        )
+        assert response.status_code == 201
+    assert Entry.objects.count() == 2
+
+
+def test_create_api_token_prints_the_token_last(blogger, capsys):
+    call_command("create_api_token", "ben")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert ApiToken.authenticate(out[-1]) == blogger
+
+
+def test_the_profile_page_creates_and_revokes_tokens(client, blogger):
+    client.force_login(blogger)
+    response = client.post("/accounts/profile/", {"name": "phone"})
+    secret = response.context["new_secret"]
+    assert secret in response.content.decode()
+    token = ApiToken.objects.get(user=blogger)
+    assert ApiToken.authenticate(secret) == blogger
+    assert secret not in client.get("/accounts/profile/").content.decode()  # shown once
+    client.post(f"/accounts/tokens/{token.pk}/revoke/")
+    assert ApiToken.authenticate(secret) is None
+    assert client.post("/accounts/profile/", {"name": ""}).status_code == 422
+
+
+def test_nobody_can_revoke_someone_elses_token(client, blogger, outsider):
+    token, secret = ApiToken.issue(blogger, "phone")
+    client.force_login(outsider)
+    assert client.post(f"/accounts/tokens/{token.pk}/revoke/").status_code == 404
+    assert ApiToken.authenticate(secret) == blogger
