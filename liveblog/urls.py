@@ -7,6 +7,7 @@ from liveblog.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz", include("liveblog.health")),
     path("api/", api.urls),
     path(
         "accounts/login/",

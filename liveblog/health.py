@@ -1,0 +1,106 @@
+"""/healthz: does this worker reach its database and its channel layer?
+
+The proxy and the container runtime ask it every few seconds, so each check is cheap and
+bounded by a timeout: a hung dependency answers 503 quickly instead of hanging the probe.
+`python -m liveblog.health` asks the local worker, for container health checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        if cursor.fetchone() != (1,):
+            raise RuntimeError("SELECT 1 did not answer 1")
+
+
+async def _check_channel_layer() -> None:
+    """Send a message to a fresh channel of this worker's layer and read it back."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer is configured")
+    channel = await layer.new_channel("healthz.")
+    await layer.send(channel, {"type": "healthz.ping"})
+    message = await layer.receive(channel)
+    if message.get("type") != "healthz.ping":
+        raise RuntimeError("the channel layer returned another message")
+
+
+async def _run(name: str, check) -> str:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await check()
+    except TimeoutError:
+        logger.error("health check %s timed out after %ss", name, CHECK_TIMEOUT_SECONDS)
+        return f"timed out after {CHECK_TIMEOUT_SECONDS:g}s"
+    except Exception as error:
+        logger.exception("health check %s failed", name)
+        # The class names what failed without echoing connection strings to the caller.
+        return f"failed: {type(error).__name__}"
+    return "ok"
+
+
+@never_cache
+@require_safe
+async def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {
+        "database": await _run("database", sync_to_async(_check_database)),
+        "channel_layer": await _run("channel_layer", _check_channel_layer),
+    }
+    healthy = all(result == "ok" for result in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "failing", "checks": checks},
+        status=200 if healthy else 503,
+    )
+
+
+# Mounted by liveblog/urls.py as path("healthz", include("liveblog.health")).
+urlpatterns = [path("", healthz, name="healthz")]
+
+
+def probe(port: int, host_header: str, timeout: float = 5.0) -> bool:
+    """Ask the worker on 127.0.0.1:port for /healthz; True when it answers 200."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/healthz", headers={"Host": host_header}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError) as error:
+        print(f"healthz: {error}", file=sys.stderr)
+        return False
+
+
+def _first_concrete_host(allowed_hosts: str) -> str:
+    """The first ALLOWED_HOSTS entry that can stand as a Host header (not * or .domain)."""
+    for host in allowed_hosts.split(","):
+        host = host.strip()
+        if host and host != "*" and not host.startswith("."):
+            return host
+    return "localhost"
+
+
+if __name__ == "__main__":
+    port = int(os.environ.get("PORT") or 8000)
+    host = _first_concrete_host(os.environ.get("ALLOWED_HOSTS", ""))
+    sys.exit(0 if probe(port, host) else 1)

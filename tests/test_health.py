@@ -1,0 +1,103 @@
+"""/healthz: 200 when the database and the channel layer answer, 503 naming what failed."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from channels.layers import get_channel_layer
+from django.db import OperationalError, connection
+
+from liveblog import health
+
+pytestmark = [pytest.mark.django_db]
+
+
+def broken(*args, **kwargs):
+    raise OperationalError("connection refused")
+
+
+async def broken_send(channel, message):
+    raise ConnectionError("channel layer unreachable")
+
+
+def test_it_answers_200_when_the_database_and_the_channel_layer_answer(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "channel_layer": "ok"},
+    }
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_it_answers_503_naming_the_database_when_the_database_fails(client, monkeypatch):
+    monkeypatch.setattr(connection, "cursor", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "failing",
+        "checks": {"database": "failed: OperationalError", "channel_layer": "ok"},
+    }
+
+
+def test_it_answers_503_naming_the_channel_layer_when_sending_fails(client, monkeypatch):
+    monkeypatch.setattr(get_channel_layer(), "send", broken_send)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "channel_layer": "failed: ConnectionError",
+    }
+
+
+def test_a_hung_channel_layer_answers_503_within_the_timeout(client, monkeypatch):
+    async def never_answers(channel):
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(health, "CHECK_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(get_channel_layer(), "receive", never_answers)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["channel_layer"] == "timed out after 0.2s"
+
+
+def test_it_names_both_when_both_fail(client, monkeypatch):
+    monkeypatch.setattr(connection, "cursor", broken)
+    monkeypatch.setattr(get_channel_layer(), "send", broken_send)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert set(response.json()["checks"].values()) == {
+        "failed: OperationalError",
+        "failed: ConnectionError",
+    }
+
+
+def test_it_refuses_writes(client):
+    assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_container_probe_passes_against_a_healthy_worker(live_server):
+    port = int(live_server.url.rsplit(":", 1)[1])
+    assert health.probe(port, "localhost") is True
+
+
+def test_the_container_probe_fails_when_nothing_listens():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound but not listening: connections are refused
+        assert health.probe(port, "localhost", timeout=2) is False
+
+
+@pytest.mark.parametrize(
+    ("allowed_hosts", "expected"),
+    [
+        ("liveblog.example.com,localhost", "liveblog.example.com"),
+        ("*, .example.com, www.example.com", "www.example.com"),
+        ("", "localhost"),
+    ],
+)
+def test_the_probe_sends_the_first_concrete_allowed_host(allowed_hosts, expected):
+    assert health._first_concrete_host(allowed_hosts) == expected
