@@ -46,6 +46,13 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def envchoice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(name) or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def envsecret(name: str) -> str | None:
     """Read NAME, or the contents of the file named by NAME_FILE (docker secrets)."""
     if path := os.environ.get(f"{name}_FILE"):
@@ -65,6 +72,11 @@ if SECRET_KEY is None:
     # Development only: a fixed key so logins survive restarts of `make run`.
     SECRET_KEY = "dev-insecure-liveblog-key-do-not-use-in-production"
 
+if not DEBUG and not os.environ.get("ALLOWED_HOSTS", "").strip():
+    # The development default would answer 400 to every real visitor; say so at start.
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is required when DEBUG is off: the site's host names, comma-separated"
+    )
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 
@@ -123,6 +135,25 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI a request's sync code runs on whichever thread asgiref picks, so persistent
+    # connections (CONN_MAX_AGE > 0) pile up one per thread and are never reused. A pool per
+    # worker process bounds them instead; CONN_HEALTH_CHECKS makes the pool test each
+    # connection it hands out, so a PostgreSQL restart costs no failed request (docs/deploy.md).
+    DATABASES["default"]["OPTIONS"] = {
+        "connect_timeout": envint("DATABASE_CONNECT_TIMEOUT", 5),
+        **(
+            {
+                "pool": {
+                    "min_size": envint("DATABASE_POOL_MIN_SIZE", 2),
+                    "max_size": envint("DATABASE_POOL_MAX_SIZE", 10),
+                    "timeout": envint("DATABASE_POOL_TIMEOUT", 10),
+                }
+            }
+            if envbool("DATABASE_POOL", default=True)
+            else {}
+        ),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers go on while a blogger writes; IMMEDIATE takes the write lock at
     # BEGIN, so two writers queue instead of failing with "database is locked".
@@ -139,15 +170,27 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
-if REDIS_URL:
+# With Redis, pub/sub by default: one PUBLISH per change whatever the number of readers,
+# and the figures in docs/deploy.md (bench/channel_layers.py). CHANNEL_LAYER=redis selects
+# the list-based RedisChannelLayer; "memory" serves one process only.
+CHANNEL_LAYER = envchoice(
+    "CHANNEL_LAYER", ("redis-pubsub", "redis", "memory"), "redis-pubsub" if REDIS_URL else "memory"
+)
+if CHANNEL_LAYER == "memory":
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+elif REDIS_URL is None:
+    raise ImproperlyConfigured(f"CHANNEL_LAYER={CHANNEL_LAYER} needs REDIS_URL")
+else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": (
+                "channels_redis.pubsub.RedisPubSubChannelLayer"
+                if CHANNEL_LAYER == "redis-pubsub"
+                else "channels_redis.core.RedisChannelLayer"
+            ),
             "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("REDIS_PREFIX", "liveblog")},
         }
     }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
