@@ -26,15 +26,6 @@
   document.addEventListener("htmx:load", (event) => syncKind(event.target.parentNode || document));
   syncKind(document);
 
-  // After a post, put the cursor back in the (fresh) compose box.
-  document.addEventListener("htmx:afterSettle", (event) => {
-    if (event.detail.elt && event.detail.elt.id === "compose") return;
-    const compose = document.querySelector("#compose textarea");
-    if (event.detail.requestConfig && event.detail.requestConfig.elt.id === "compose" && compose) {
-      compose.focus();
-    }
-  });
-
   // Errors the server refuses with (403, 404, 413, 5xx) or a lost network: say so.
   const errorBox = document.getElementById("console-error");
   function showError(text) {

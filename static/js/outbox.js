@@ -1,0 +1,245 @@
+// The console's outbox: what a blogger posts is kept in localStorage with an
+// Idempotency-Key and sent, in order, until the server acknowledges it. A dropped
+// connection, a reload or a crash loses nothing, and a retry never makes a duplicate.
+// The draft being typed is kept too. Without JavaScript the form posts normally.
+(function () {
+  "use strict";
+
+  const form = document.querySelector("form[data-outbox]");
+  const list = document.getElementById("console-entries");
+  if (!form || !list || !window.localStorage || !window.fetch) return;
+
+  const sessionId = form.dataset.outbox;
+  const OUTBOX = "liveblog:outbox:" + sessionId;
+  const DRAFT = "liveblog:draft:" + sessionId;
+  const note = form.querySelector("[data-outbox-note]");
+  let sending = false;
+  let retryTimer = null;
+  let attempt = 0;
+
+  const load = (key, fallback) => {
+    try {
+      return JSON.parse(localStorage.getItem(key)) || fallback;
+    } catch (e) {
+      return fallback;
+    }
+  };
+  const save = (key, value) => localStorage.setItem(key, JSON.stringify(value));
+  const items = () => load(OUTBOX, []);
+  const update = (key, change) => save(OUTBOX, items().map((item) => (item.key === key ? Object.assign(item, change) : item)));
+  const removeItem = (key) => save(OUTBOX, items().filter((item) => item.key !== key));
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+
+  function fieldsOf(theForm) {
+    return Array.from(new FormData(theForm).entries()).filter(([name]) => name !== "csrfmiddlewaretoken");
+  }
+
+  function csrfToken() {
+    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  // --- Drafts -----------------------------------------------------------------
+
+  function saveDraft() {
+    save(DRAFT, fieldsOf(form));
+  }
+
+  function restoreFields(fields) {
+    const values = new Map(fields);
+    for (const element of form.elements) {
+      if (!element.name || element.name === "csrfmiddlewaretoken") continue;
+      if (element.type === "radio") element.checked = values.get(element.name) === element.value;
+      else if (element.type === "checkbox") element.checked = values.has(element.name);
+      else if (values.has(element.name)) element.value = values.get(element.name);
+    }
+    form.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  form.addEventListener("input", saveDraft);
+  form.addEventListener("change", saveDraft);
+  const draft = load(DRAFT, null);
+  if (draft) restoreFields(draft);
+
+  // --- Rendering ----------------------------------------------------------------
+
+  function placeholder(item) {
+    let node = document.getElementById("outbox-" + item.key);
+    if (!node) {
+      node = document.createElement("div");
+      node.id = "outbox-" + item.key;
+      node.className = "console-entry console-entry--pending";
+      const article = document.createElement("article");
+      article.className = "entry";
+      const meta = document.createElement("p");
+      meta.className = "entry__meta outbox-state";
+      meta.setAttribute("role", "status");
+      const body = document.createElement("div");
+      body.className = "entry__body prose";
+      body.textContent = new Map(item.fields).get("body") || "";
+      article.append(meta, body);
+      const actions = document.createElement("div");
+      actions.className = "console-entry__actions";
+      node.append(article, actions);
+      list.prepend(node);
+      const empty = document.getElementById("console-empty");
+      if (empty) empty.remove();
+    }
+    const meta = node.querySelector(".outbox-state");
+    const actions = node.querySelector(".console-entry__actions");
+    actions.replaceChildren();
+    node.classList.toggle("console-entry--failed", item.state === "failed");
+    if (item.state === "failed") {
+      meta.textContent = "Not posted: " + item.error;
+      actions.append(button("Edit and resend", () => editItem(item)), button("Discard", () => discard(item), true));
+    } else if (item.state === "waiting") {
+      meta.textContent = "Waiting for the network… it will be sent automatically.";
+      actions.append(button("Retry now", () => kick(true)));
+    } else {
+      meta.textContent = "Sending…";
+    }
+    return node;
+  }
+
+  function button(label, onClick, danger) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "link-button" + (danger ? " link-button--danger" : "");
+    b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function editItem(item) {
+    restoreFields(item.fields);
+    discard(item);
+    form.querySelector("textarea").focus();
+  }
+
+  function discard(item) {
+    removeItem(item.key);
+    const node = document.getElementById("outbox-" + item.key);
+    if (node) node.remove();
+    refreshNote();
+  }
+
+  function refreshNote() {
+    const waiting = items().filter((item) => item.state !== "failed").length;
+    note.hidden = waiting === 0;
+    note.textContent = waiting ? waiting + " waiting to be sent. Keep this page open or come back later: nothing is lost." : "";
+  }
+
+  // --- Sending --------------------------------------------------------------------
+
+  function errorText(status, html, type) {
+    if (type.startsWith("text/plain") && html) return html;
+    if (status === 422) {
+      const doc = new DOMParser().parseFromString(html, "text/html");
+      const messages = Array.from(doc.querySelectorAll(".form-errors p, .field-error")).map((el) => el.textContent.trim());
+      if (messages.length) return messages.join(" ");
+    }
+    if (status === 403) return "refused (403). If you logged in again elsewhere, reload the page and resend.";
+    if (status === 413) return "too large.";
+    return "the server answered " + status + ".";
+  }
+
+  async function sendOne(item) {
+    placeholder(item);
+    let response;
+    try {
+      response = await fetch(item.url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Idempotency-Key": item.key, "HX-Request": "true", "X-CSRFToken": csrfToken() },
+        body: new URLSearchParams(item.fields),
+      });
+    } catch (e) {
+      return "retry";
+    }
+    if (response.status === 429 || response.status >= 500) return "retry";
+    const text = await response.text();
+    if (!response.ok) {
+      const error = errorText(response.status, text, response.headers.get("Content-Type") || "");
+      update(item.key, { state: "failed", error: error });
+      placeholder(Object.assign(item, { state: "failed", error: error }));
+      return "failed";
+    }
+    const template = document.createElement("template");
+    template.innerHTML = text;
+    const entry = template.content.querySelector(".console-entry");
+    const node = document.getElementById("outbox-" + item.key);
+    const existing = entry && document.getElementById(entry.id);
+    if (entry) {
+      entry.classList.add("console-entry--sent");
+      if (existing) {
+        existing.replaceWith(entry);
+        if (node) node.remove();
+      } else if (node) {
+        node.replaceWith(entry);
+      } else {
+        list.prepend(entry);
+      }
+      if (window.htmx) htmx.process(entry);
+    }
+    removeItem(item.key);
+    return "sent";
+  }
+
+  async function drain() {
+    if (sending) return;
+    sending = true;
+    clearTimeout(retryTimer);
+    try {
+      for (;;) {
+        const next = items().find((item) => item.state !== "failed");
+        if (!next) break;
+        const result = await sendOne(next);
+        if (result === "retry") {
+          update(next.key, { state: "waiting" });
+          placeholder(Object.assign(next, { state: "waiting" }));
+          attempt += 1;
+          const delay = Math.min(30000, 1000 * Math.pow(2, attempt - 1)) * (0.5 + Math.random() / 2);
+          retryTimer = setTimeout(drain, delay);
+          break;
+        }
+        attempt = 0;
+      }
+    } finally {
+      sending = false;
+      refreshNote();
+    }
+  }
+
+  function kick(now) {
+    if (now) attempt = 0;
+    drain();
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = form.querySelector("textarea[name=body]");
+    if (!body.value.trim()) {
+      body.focus();
+      return;
+    }
+    const item = { key: newKey(), url: form.action, fields: fieldsOf(form), state: "pending" };
+    save(OUTBOX, items().concat([item]));
+    localStorage.removeItem(DRAFT);
+    form.reset();
+    form.dispatchEvent(new Event("change", { bubbles: true }));
+    localStorage.removeItem(DRAFT);
+    body.focus();
+    placeholder(item);
+    refreshNote();
+    kick(true);
+  });
+
+  window.addEventListener("online", () => kick(true));
+  items().slice().reverse().forEach((item) => placeholder(item));
+  refreshNote();
+  kick(true);
+})();
