@@ -418,3 +418,9 @@ def test_nobody_can_revoke_someone_elses_token(client, blogger, outsider):
     client.force_login(outsider)
     assert client.post(f"/accounts/tokens/{token.pk}/revoke/").status_code == 404
     assert ApiToken.authenticate(secret) == blogger
+
+
+def test_the_openapi_schema_is_valid(client):
+    from openapi_spec_validator import validate
+
+    validate(client.get("/api/openapi.json").json())
