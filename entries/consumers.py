@@ -2,7 +2,8 @@
 
 Protocol (docs/realtime.md): connect to /ws/sessions/<id>/?after=SEQ; the server sends
 every change after SEQ in sequence order, then {"type": "caught_up", "seq": N}, then live
-changes. Clients may only send {"type": "ping"}; anything else closes the socket.
+changes, which the in-process hub (entries/hub.py) writes to every reader of the session.
+Clients may only send {"type": "ping"}; anything else closes the socket.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from entries import broadcast
+from entries.hub import Listener, SessionNotFound, get_hub, sink_for
 from entries.models import Entry
 from sessions.models import Session
 
@@ -25,6 +28,7 @@ logger = logging.getLogger(__name__)
 CLOSE_BAD_REQUEST = 4400  # malformed `after`, or a client frame that is not a ping
 CLOSE_NOT_FOUND = 4404  # no such session
 CLOSE_RELOAD = 4205  # too far behind (or ahead): reload the page instead of replaying
+CLOSE_TOO_SLOW = 4408  # not reading its frames; where the server can, the connection is cut
 
 
 class CatchUp:
@@ -71,34 +75,60 @@ class CatchUp:
 
 
 class SessionConsumer(AsyncWebsocketConsumer):
+    """A reader's socket: catch-up through this consumer, live changes through the hub."""
+
+    # The hub holds the session's one channel for the whole process, so a reader needs no
+    # channel of its own; an alias that names no layer gives it none (AsyncConsumer.__call__).
+    channel_layer_alias = "liveblog.readers-use-the-hub"
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every handler, a thread hop per
+        # message. These handlers touch the database only inside database_sync_to_async,
+        # which does that itself, so connects, pings and disconnects skip the hop.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
-        self.group = broadcast.group_name(self.session_id)
-        self.cursor = 0
+        self.listener: Listener | None = None
         after = _parse_after(self.scope.get("query_string", b""))
         await self.accept()
         if after is None:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        # Join before reading the catch-up, so nothing committed in between is missed;
-        # live messages queue behind connect() and those already covered are dropped.
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        result = await database_sync_to_async(CatchUp(self.session_id, after).load)()
-        if result is None:
+        # Join before reading the catch-up, so nothing committed in between is missed: the
+        # hub holds live changes until the reader goes live, then skips those covered.
+        self.hub = get_hub()
+        self.listener = Listener(sink_for(self.base_send, CLOSE_TOO_SLOW))
+        try:
+            subscription = await self.hub.join(self.session_id, self.listener)
+        except SessionNotFound:
+            self.listener = None
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        verdict, payloads, cursor = result
-        if verdict == "reload":
-            await self.send(broadcast.encode({"type": "reload", "seq": cursor}))
-            await self.close(code=CLOSE_RELOAD)
-            return
+        if subscription.covers(after):
+            # Already at the head this process has seen: nothing to read from the database.
+            payloads, cursor = [], after
+        else:
+            result = await database_sync_to_async(CatchUp(self.session_id, after).load)()
+            if result is None:
+                await self.close(code=CLOSE_NOT_FOUND)
+                return
+            verdict, payloads, cursor = result
+            if verdict == "reload":
+                await self.send(broadcast.encode({"type": "reload", "seq": cursor}))
+                await self.close(code=CLOSE_RELOAD)
+                return
         for payload in payloads:
             await self.send(broadcast.encode(payload))
-        self.cursor = cursor
         await self.send(broadcast.encode({"type": "caught_up", "seq": cursor}))
+        self.listener.go_live(cursor)
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.listener is not None:
+            await self.hub.leave(self.session_id, self.listener)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Readers never write: the only frame a client may send is a keep-alive ping.
@@ -110,10 +140,6 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self.send(broadcast.encode({"type": "pong"}))
             return
         await self.close(code=CLOSE_BAD_REQUEST)
-
-    async def stream_change(self, event: dict[str, Any]) -> None:
-        if event["seq"] > self.cursor:
-            await self.send(event["text"])
 
 
 def _parse_after(query_string: bytes) -> int | None:
