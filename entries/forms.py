@@ -16,6 +16,7 @@ class EntryForm(forms.ModelForm):
         assume_scheme="https",
         validators=[URLValidator(schemes=["http", "https"])],
         label="Source link",
+        widget=forms.URLInput(attrs={"aria-describedby": "source-hint"}),
         help_text="Where the quote comes from, e.g. the writer's blog post.",
     )
 
