@@ -1,0 +1,315 @@
+"""The fan-out hub: one layer message per process, slow readers cut off, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+
+import pytest
+from channels.db import database_sync_to_async as sync_to_async
+from channels.layers import get_channel_layer
+
+from entries import hub
+from entries.consumers import CatchUp
+from entries.hub import AsgiSink, Frame, Listener, get_hub, text_frame
+from liveblog.asgi import application
+from tests.conftest import post_entry
+from tests.test_realtime import connect, next_message, reader
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def layer_receives(monkeypatch):
+    """Count the messages the channel layer hands to anyone in this process."""
+    layer = get_channel_layer()
+    received = []
+    original = layer.receive
+
+    async def counting(channel):
+        message = await original(channel)
+        received.append(channel)
+        return message
+
+    monkeypatch.setattr(layer, "receive", counting)
+    return received
+
+
+async def test_a_change_costs_one_layer_message_per_process_whatever_the_number_of_readers(
+    session, blogger, layer_receives
+):
+    readers = [await connect(session.pk) for _ in range(25)]
+    await sync_to_async(post_entry)(session, blogger, "One message for the whole room")
+    for communicator in readers:
+        assert (await next_message(communicator))["seq"] == 1
+    assert len(layer_receives) == 1
+    await sync_to_async(post_entry)(session, blogger, "And one more")
+    for communicator in readers:
+        assert (await next_message(communicator))["seq"] == 2
+    assert len(layer_receives) == 2
+    assert len(get_hub().subscriptions) == 1
+    for communicator in readers:
+        await communicator.disconnect()
+
+
+async def test_each_process_subscribes_once_and_delivers_to_its_own_readers(
+    session, blogger, layer_receives
+):
+    # Two hubs on one layer stand for two worker processes.
+    layer = get_channel_layer()
+    workers = [hub.Hub(layer), hub.Hub(layer)]
+    inboxes = [[], []]
+    listeners = []
+    for worker, inbox in zip(workers, inboxes, strict=True):
+        for _ in range(3):
+            listener = Listener(RecordingSink(inbox))
+            subscription = await worker.join(session.pk, listener)
+            assert subscription.covers(0)
+            listener.go_live(0)
+            listeners.append((worker, listener))
+    await sync_to_async(post_entry)(session, blogger, "Both workers hear this once")
+    await wait_until(lambda: all(len(inbox) == 3 for inbox in inboxes))
+    assert len(layer_receives) == 2
+    for worker, listener in listeners:
+        await worker.leave(session.pk, listener)
+
+
+async def test_the_subscription_ends_when_the_last_reader_leaves(session, blogger, layer_receives):
+    first, second = await connect(session.pk), await connect(session.pk)
+    subscription = get_hub().subscriptions[session.pk]
+    await first.disconnect()
+    await wait_until(lambda: len(subscription.listeners) == 1)
+    assert get_hub().subscriptions[session.pk] is subscription
+    await second.disconnect()
+    await wait_until(lambda: session.pk not in get_hub().subscriptions)
+    await wait_until(lambda: all(task.done() for task in subscription.tasks))
+    # Nobody listens in this process any more, so a change reaches no one here.
+    await sync_to_async(post_entry)(session, blogger, "Into the void")
+    await asyncio.sleep(0.2)
+    assert layer_receives == []
+    # And the next reader subscribes afresh and is served.
+    third = await connect(session.pk, "after=1")
+    await sync_to_async(post_entry)(session, blogger, "Back again")
+    assert (await next_message(third))["seq"] == 2
+    await third.disconnect()
+
+
+async def test_a_reader_that_stops_reading_is_dropped_without_holding_up_the_others(
+    session, blogger, monkeypatch
+):
+    monkeypatch.setattr(hub, "READER_QUEUE_LIMIT", 3)
+    readers = [await connect(session.pk) for _ in range(3)]
+    stuck_sends = []
+
+    async def never_returns(message):
+        stuck_sends.append(message)
+        await asyncio.Event().wait()
+
+    stalled = Listener(AsgiSink(never_returns, close_code=4408))
+    await get_hub().join(session.pk, stalled)
+    stalled.go_live(0)
+    for i in range(6):
+        await sync_to_async(post_entry)(session, blogger, f"Entry {i}")
+        for communicator in readers:
+            assert (await next_message(communicator))["seq"] == i + 1
+    assert stalled.dropped
+    # It was sent the first frame (which never completed), then told to go.
+    assert stuck_sends[-1] == {"type": "websocket.close", "code": 4408}
+    await get_hub().leave(session.pk, stalled)
+    for communicator in readers:
+        await communicator.disconnect()
+
+
+async def test_a_change_committed_while_a_reader_catches_up_reaches_it_exactly_once(
+    session, blogger, monkeypatch
+):
+    await sync_to_async(post_entry)(session, blogger, "Before")
+    load = CatchUp.load
+
+    def load_with_writes_around_it(self):
+        post_entry(session, blogger, "Committed before the catch-up is read")
+        result = load(self)
+        post_entry(session, blogger, "Committed after the catch-up is read")
+        return result
+
+    monkeypatch.setattr(CatchUp, "load", load_with_writes_around_it)
+    communicator = reader(session.pk, "after=0")
+    assert (await communicator.connect())[0]
+    messages = [await next_message(communicator) for _ in range(4)]
+    assert [(m["type"], m["seq"]) for m in messages] == [
+        ("entry", 1),
+        ("entry", 2),
+        ("caught_up", 2),
+        ("entry", 3),
+    ]
+    assert await communicator.receive_nothing()
+    await communicator.disconnect()
+
+
+async def test_a_reader_at_the_head_goes_live_without_reading_the_database(
+    session, blogger, monkeypatch
+):
+    await sync_to_async(post_entry)(session, blogger, "Seen on the page")
+    watcher = await connect(session.pk, "after=1")
+
+    def unexpected(self):
+        raise AssertionError("a reader at the head needs no catch-up query")
+
+    monkeypatch.setattr(CatchUp, "load", unexpected)
+    communicator = reader(session.pk, "after=1")
+    assert (await communicator.connect())[0]
+    assert await next_message(communicator) == {"type": "caught_up", "seq": 1}
+    await sync_to_async(post_entry)(session, blogger, "Live")
+    assert (await next_message(communicator))["seq"] == 2
+    for each in (watcher, communicator):
+        await each.disconnect()
+
+
+async def test_after_a_layer_failure_joining_readers_read_their_catch_up(session, blogger):
+    watcher = await connect(session.pk)
+    subscription = get_hub().subscriptions[session.pk]
+    assert subscription.covers(0)
+    subscription.trusted = False  # as _resubscribe leaves it until it is subscribed again
+    await sync_to_async(post_entry)(session, blogger, "Maybe lost")
+    assert (await next_message(watcher))["seq"] == 1
+    assert not subscription.covers(1)
+    communicator = reader(session.pk, "after=0")
+    assert (await communicator.connect())[0]
+    assert (await next_message(communicator))["seq"] == 1  # served from the database
+    assert await next_message(communicator) == {"type": "caught_up", "seq": 1}
+    await communicator.disconnect()
+    await watcher.disconnect()
+
+
+async def test_frames_are_encoded_once_and_framed_as_rfc_6455_says():
+    assert text_frame(b"hi") == b"\x81\x02hi"
+    assert text_frame(b"x" * 200)[:4] == b"\x81\x7e\x00\xc8"
+    assert text_frame(b"x" * 70000)[:10] == b"\x81\x7f" + (70000).to_bytes(8, "big")
+    frame = Frame(7, "é")
+    assert frame.wire is frame.wire and frame.wire == b"\x81\x02\xc3\xa9"
+
+
+async def test_on_a_real_server_frames_go_straight_to_the_socket_and_a_stalled_reader_is_cut(
+    session, blogger, monkeypatch
+):
+    uvicorn = pytest.importorskip("uvicorn")
+    monkeypatch.setattr(hub, "READER_BUFFER_LIMIT", 32 * 1024)
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=0,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        lifespan="off",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    await wait_until(lambda: server.started)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        stalled = await raw_websocket(port, session.pk, receive_buffer=2048)
+        await wait_until(lambda: session.pk in get_hub().subscriptions)
+        (stalled_listener,) = get_hub().subscriptions[session.pk].listeners
+        # Keep the kernel from absorbing megabytes first (it autotunes loopback buffers).
+        server_socket = stalled_listener.sink.transport.get_extra_info("socket")
+        server_socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        fast = [await raw_websocket(port, session.pk) for _ in range(2)]
+        for sock in fast:
+            assert b'"caught_up"' in await read_frame(sock)
+        listeners = get_hub().subscriptions[session.pk].listeners
+        assert {type(listener.sink) for listener in listeners} == {hub.TransportSink}
+        body = "A long entry that fills buffers quickly. " * 110
+        for i in range(100):
+            await sync_to_async(post_entry)(session, blogger, body)
+            for sock in fast:
+                assert f'"seq":{i + 1},'.encode() in await read_frame(sock)
+            if len(listeners) == 2:
+                break
+        assert stalled_listener.dropped and len(listeners) == 2, "the stalled reader stayed"
+        # The stalled reader's connection was aborted: what it reads ends in a reset or EOF.
+        await read_until_closed(stalled)
+        for sock in [stalled, *fast]:
+            sock.close()
+    finally:
+        server.should_exit = True
+        await serving
+
+
+class RecordingSink:
+    def __init__(self, inbox: list) -> None:
+        self.inbox = inbox
+
+    def write(self, frame: Frame) -> bool:
+        self.inbox.append(frame.seq)
+        return True
+
+    def drop(self) -> None:
+        raise AssertionError("not expected")
+
+    def close(self) -> None:
+        pass
+
+
+async def wait_until(condition, timeout: float = 3.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)
+
+
+async def raw_websocket(port: int, session_id: int, receive_buffer: int = 0) -> socket.socket:
+    """A bare websocket connection; a small receive buffer makes a reader that stalls fast."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    await loop.sock_sendall(
+        sock,
+        (
+            f"GET /ws/sessions/{session_id}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Origin: http://127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode(),
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += await loop.sock_recv(sock, 1)
+    assert response.startswith(b"HTTP/1.1 101")
+    return sock
+
+
+async def read_until_closed(sock: socket.socket) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(loop.sock_recv(sock, 65536), 3)
+        except ConnectionResetError:
+            return
+        if not chunk:
+            return
+
+
+async def read_frame(sock: socket.socket) -> bytes:
+    loop = asyncio.get_running_loop()
+
+    async def exactly(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = await asyncio.wait_for(loop.sock_recv(sock, count - len(data)), 3)
+            assert chunk, "connection closed"
+            data += chunk
+        return data
+
+    head = await exactly(2)
+    length = head[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(await exactly(2), "big")
+    elif length == 127:
+        length = int.from_bytes(await exactly(8), "big")
+    return await exactly(length)
