@@ -1,6 +1,7 @@
+from django import forms
 from django.contrib import admin
 
-from events.models import Event
+from events.models import TIME_ZONE_CHOICES, Event
 from sessions.models import Session
 
 
@@ -20,3 +21,8 @@ class EventAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     date_hierarchy = "starts_on"
     inlines = [SessionInline]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":
+            return forms.ChoiceField(choices=TIME_ZONE_CHOICES, initial="UTC", label="Time zone")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)

@@ -7,6 +7,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
+# Offered in forms, not stored in migrations: the list follows the machine's tz database.
 TIME_ZONE_CHOICES = sorted(
     (tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz or tz == "UTC"
 )
@@ -16,13 +17,23 @@ hashtag_validator = RegexValidator(
 )
 
 
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a time zone name such as Europe/London.")
+
+
 class Event(models.Model):
     """A conference or festival week in one city, e.g. Social Media Week London."""
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     city = models.CharField(max_length=100)
-    time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="An IANA time zone name, e.g. Europe/London: times show in it.",
+    )
     hashtag = models.CharField(
         max_length=64, blank=True, validators=[hashtag_validator], help_text="The local hashtag."
     )

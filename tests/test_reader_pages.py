@@ -206,3 +206,11 @@ def test_entry_permalink_page_and_gone_entries(client, entry):
     assert f'id="entry-{entry.pk}"' in response.content.decode()
     entry.soft_delete()
     assert client.get(entry.get_absolute_url()).status_code == 410
+
+
+def test_an_unknown_time_zone_is_refused(event):
+    from django.core.exceptions import ValidationError
+
+    event.time_zone = "Mars/Olympus_Mons"
+    with pytest.raises(ValidationError, match="not a time zone"):
+        event.full_clean()
