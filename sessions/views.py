@@ -1,22 +1,26 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from sessions.models import Session, Speaker
 
+QUOTES_PER_PAGE = 50
+
 
 @require_GET
 def speaker(request: HttpRequest, slug: str) -> HttpResponse:
     speaker = get_object_or_404(Speaker, slug=slug)
     sessions = speaker.sessions.select_related("event").order_by("-starts_at")
-    quotes = (
+    quotes = Paginator(
         speaker.quotes.visible()
         .select_related("session__event", "author", "attribution_speaker")
-        .order_by("-created_at")[:100]
-    )
+        .order_by("-created_at", "-pk"),
+        QUOTES_PER_PAGE,
+    ).get_page(request.GET.get("page"))
     return render(
         request,
         "sessions/speaker.html",

@@ -214,3 +214,19 @@ def test_an_unknown_time_zone_is_refused(event):
     event.time_zone = "Mars/Olympus_Mons"
     with pytest.raises(ValidationError, match="not a time zone"):
         event.full_clean()
+
+
+def test_the_speaker_page_pages_through_every_quote(client, session, blogger, euan, monkeypatch):
+    from sessions import views
+
+    monkeypatch.setattr(views, "QUOTES_PER_PAGE", 2)
+    for i in range(5):
+        post_entry(session, blogger, f"Quote number {i}", kind="quote", attribution_speaker=euan)
+    pages = [client.get(euan.get_absolute_url(), {"page": n}).content.decode() for n in (1, 2, 3)]
+    assert [[f"Quote number {i}" in page for i in range(5)] for page in pages] == [
+        [False, False, False, True, True],
+        [False, True, True, False, False],
+        [True, False, False, False, False],
+    ]
+    assert "Page 1 of 3" in pages[0] and 'rel="next"' in pages[0]
+    assert client.get(euan.get_absolute_url(), {"page": "x"}).status_code == 200

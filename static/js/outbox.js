@@ -175,6 +175,13 @@
     const existing = entry && document.getElementById(entry.id);
     if (entry) {
       entry.classList.add("console-entry--sent");
+      const sent = document.createElement("span");
+      sent.className = "outbox-sent";
+      sent.setAttribute("role", "status");
+      sent.textContent = "Sent";
+      const actions = entry.querySelector(".console-entry__actions");
+      if (actions) actions.prepend(sent);
+      setTimeout(() => sent.remove(), 5000);
       if (existing) {
         existing.replaceWith(entry);
         if (node) node.remove();
