@@ -188,7 +188,11 @@ else:
                 if CHANNEL_LAYER == "redis-pubsub"
                 else "channels_redis.core.RedisChannelLayer"
             ),
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("REDIS_PREFIX", "liveblog")},
+            # Several comma-separated URLs shard the layer over several Redis hosts.
+            "CONFIG": {
+                "hosts": envlist("REDIS_URL", []),
+                "prefix": os.environ.get("REDIS_PREFIX", "liveblog"),
+            },
         }
     }
 

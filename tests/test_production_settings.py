@@ -147,6 +147,12 @@ def test_redis_url_selects_the_pubsub_channel_layer_by_default():
     }
 
 
+def test_several_redis_urls_shard_the_channel_layer():
+    env = {**PRODUCTION_ENV, "REDIS_URL": "redis://r1.invalid:6379/0, redis://r2.invalid:6379/0"}
+    layer = settings_under(**env)["channel_layer"]
+    assert layer["CONFIG"]["hosts"] == ["redis://r1.invalid:6379/0", "redis://r2.invalid:6379/0"]
+
+
 @pytest.mark.parametrize(
     ("choice", "backend"),
     [
