@@ -13,6 +13,9 @@ and measures, per layer and reader count:
     .venv/bin/python bench/channel_layers.py            # writes bench/results/channel_layers.json
     .venv/bin/python bench/channel_layers.py --readers 100,500 --rounds 10 --out -
 
+With the fan-out hub (entries/hub.py) a group has one member per worker process: the
+two-member case is production's; the larger ones show what a channel per reader costs.
+
 Needs a Redis server (REDIS_URL, default redis://127.0.0.1:6379/4); it only touches keys
 under a random prefix and flushes them when done.
 """
@@ -201,9 +204,9 @@ def _redis_version(redis_url: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4"))
-    parser.add_argument("--readers", default="100,500,1000")
+    parser.add_argument("--readers", default="2,100,500,1000")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=33)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results/channel_layers.json"))
     args = parser.parse_args()
     if args.rounds <= WARMUP_ROUNDS:
