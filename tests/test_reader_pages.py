@@ -230,3 +230,9 @@ def test_the_speaker_page_pages_through_every_quote(client, session, blogger, eu
     ]
     assert "Page 1 of 3" in pages[0] and 'rel="next"' in pages[0]
     assert client.get(euan.get_absolute_url(), {"page": "x"}).status_code == 200
+
+
+def test_an_anonymous_reader_gets_no_cookie(client, session):
+    response = client.get(session_url(session))
+    assert response.cookies == {} or not list(response.cookies.keys())
+    assert "csrftoken" not in response.content.decode().lower()
