@@ -2,13 +2,19 @@
 
 It owns the group names, the message types and the on-commit scheduling: nothing else
 calls group_send. A change is rendered and JSON-encoded here once, whatever the number
-of readers; consumers forward the encoded text as it is. See docs/realtime.md.
+of readers, and sent as one group message; each process's hub (entries/hub.py) frames it
+once and writes it to its readers. See docs/realtime.md.
+
+Rendered entry fragments are also kept per process (FRAGMENTS), so a catch-up replays
+recent changes without rendering them again for every reader who reconnects.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
@@ -22,7 +28,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The channel-layer message type; consumers handle it in `stream_change`.
+# The channel-layer message type; each process's hub receives it.
 STREAM_CHANGE = "stream.change"
 
 
@@ -30,18 +36,71 @@ def group_name(session_id: int) -> str:
     return f"session.{session_id}"
 
 
-def entry_payload(entry: Entry, action: str) -> dict[str, Any]:
-    """What a reader receives for one change to an entry (also used for catch-up)."""
+class FragmentCache:
+    """Rendered entry fragments, newest kept, keyed by the entry's state.
+
+    An entry's fragment changes only with a change to the entry, and every change moves
+    seq and updated_at, so (id, seq, updated_at) names one rendering; updated_at also
+    keeps apart the entries of databases that reuse ids (test runs).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple[int, int, dt.datetime], str] = OrderedDict()
+
+    def get(self, key: tuple[int, int, dt.datetime]) -> str | None:
+        html = self.items.get(key)
+        if html is not None:
+            self.items.move_to_end(key)
+        return html
+
+    def put(self, key: tuple[int, int, dt.datetime], html: str) -> None:
+        self.items[key] = html
+        self.items.move_to_end(key)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+
+# About 1.5 KB each: a few megabytes per process, room for several sessions' catch-ups.
+FRAGMENTS = FragmentCache(4096)
+
+
+def fragment_key(entry_id: int, seq: int, updated_at: dt.datetime) -> tuple[int, int, dt.datetime]:
+    return (entry_id, seq, updated_at)
+
+
+def entry_html(entry: Entry) -> str:
+    """The entry's fragment as readers see it, rendered once per state per process."""
+    key = fragment_key(entry.pk, entry.seq, entry.updated_at)
+    html = FRAGMENTS.get(key)
+    if html is None:
+        html = render_to_string("entries/partials/entry.html", {"entry": entry})
+        FRAGMENTS.put(key, html)
+    return html
+
+
+def change_payload(
+    entry_id: int, seq: int, action: str, key_moment: bool, html: str | None
+) -> dict[str, Any]:
+    """What a reader receives for one change to an entry; no html for a deletion."""
     payload: dict[str, Any] = {
         "type": "entry",
         "action": action,
-        "id": entry.pk,
-        "seq": entry.seq,
-        "key_moment": entry.key_moment and not entry.is_deleted,
+        "id": entry_id,
+        "seq": seq,
+        "key_moment": key_moment,
     }
-    if action != "deleted":
-        payload["html"] = render_to_string("entries/partials/entry.html", {"entry": entry})
+    if html is not None:
+        payload["html"] = html
     return payload
+
+
+def entry_payload(entry: Entry, action: str) -> dict[str, Any]:
+    """What a reader receives for one change to an entry (also used for catch-up)."""
+    html = None if action == "deleted" else entry_html(entry)
+    return change_payload(
+        entry.pk, entry.seq, action, entry.key_moment and not entry.is_deleted, html
+    )
 
 
 def status_payload(session: Session) -> dict[str, Any]:

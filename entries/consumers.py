@@ -31,6 +31,10 @@ CLOSE_RELOAD = 4205  # too far behind (or ahead): reload the page instead of rep
 CLOSE_TOO_SLOW = 4408  # not reading its frames; where the server can, the connection is cut
 
 
+# Entries read whole per query when their fragments are not cached (SQLite caps parameters).
+UNCACHED_BATCH = 500
+
+
 class CatchUp:
     """What a reader who has applied every change up to `after` still needs."""
 
@@ -52,26 +56,50 @@ class CatchUp:
             return "reload", [], last_seq
         changes: list[tuple[int, dict[str, Any]]] = []
         if self.after < last_seq:
-            entries = (
-                Entry.objects.filter(session_id=self.session_id, seq__gt=self.after)
-                .for_display()
-                .order_by("seq")
-            )
-            for entry in entries:
-                if entry.is_deleted:
-                    if entry.created_seq > self.after:
-                        continue  # created and deleted while away: never shown, nothing to do
-                    action = Entry.Action.DELETED
-                elif entry.created_seq > self.after:
-                    action = Entry.Action.CREATED
-                else:
-                    action = Entry.Action.UPDATED
-                changes.append((entry.seq, broadcast.entry_payload(entry, action)))
+            changes = self._entry_changes()
             if session.status_seq > self.after:
                 changes.append((session.status_seq, broadcast.status_payload(session)))
         changes.sort(key=lambda change: change[0])
         cursor = max([last_seq, *(seq for seq, _ in changes)])
         return "ok", [payload for _, payload in changes], cursor
+
+    def _entry_changes(self) -> list[tuple[int, dict[str, Any]]]:
+        """One (seq, payload) per entry changed after `after`, in its state now.
+
+        One narrow query finds them; fragments come from this process's cache, and only
+        entries not in it are read whole and rendered. Those are read a moment later and
+        may have changed again since: they keep the seq of the first read (the cursor is
+        built from it), and the newer change reaches the reader live after its catch-up.
+        """
+        rows = (
+            Entry.objects.filter(session_id=self.session_id, seq__gt=self.after)
+            .order_by("seq")
+            .values_list("pk", "seq", "created_seq", "updated_at", "deleted_at", "key_moment")
+        )
+        changes: list[tuple[int, dict[str, Any]]] = []
+        uncached: dict[int, dict[str, Any]] = {}
+        for pk, seq, created_seq, updated_at, deleted_at, key_moment in rows:
+            if deleted_at is not None:
+                if created_seq > self.after:
+                    continue  # created and deleted while away: never shown, nothing to do
+                payload = broadcast.change_payload(pk, seq, Entry.Action.DELETED, False, None)
+            else:
+                action = Entry.Action.CREATED if created_seq > self.after else Entry.Action.UPDATED
+                html = broadcast.FRAGMENTS.get(broadcast.fragment_key(pk, seq, updated_at))
+                payload = broadcast.change_payload(pk, seq, action, key_moment, html)
+                if html is None:
+                    uncached[pk] = payload
+            changes.append((seq, payload))
+        ids = list(uncached)
+        for start in range(0, len(ids), UNCACHED_BATCH):
+            batch = ids[start : start + UNCACHED_BATCH]
+            for entry in Entry.objects.filter(pk__in=batch).for_display():
+                payload = uncached[entry.pk]
+                if entry.is_deleted:
+                    payload.update(action=Entry.Action.DELETED, key_moment=False)
+                else:
+                    payload.update(key_moment=entry.key_moment, html=broadcast.entry_html(entry))
+        return changes
 
 
 class SessionConsumer(AsyncWebsocketConsumer):

@@ -117,24 +117,40 @@ class TransportSink:
 
 
 class TwistedSink:
-    """daphne's autobahn protocol: frames go straight to its Twisted transport."""
+    """daphne's autobahn protocol over plain TCP: frames go straight to the socket.
+
+    Twisted's own write() only queues and waits a reactor turn for the socket to be
+    writable; when nothing is queued this sends at once, as asyncio transports do, and
+    hands Twisted only what the socket would not take.
+    """
 
     def __init__(self, protocol: Any) -> None:
         self.protocol = protocol
+        self.transport = protocol.transport
 
     def write(self, frame: Frame) -> bool:
-        protocol = self.protocol
-        if protocol.state != protocol.STATE_OPEN:
+        protocol, transport = self.protocol, self.transport
+        if protocol.state != protocol.STATE_OPEN or not transport.connected:
             return True
-        transport = protocol.transport
-        transport.write(frame.wire)
-        # What Twisted holds unsent: the part of dataBuffer not yet written, plus the
-        # writes since the last flush (FileDescriptor keeps both; there is no public getter).
+        # What Twisted holds unsent: the unwritten part of dataBuffer and the writes since
+        # its last flush (FileDescriptor keeps both; there is no public getter).
         waiting = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-        return waiting <= READER_BUFFER_LIMIT
+        data = frame.wire
+        if waiting == 0 and not transport._writeDisconnected:
+            try:
+                sent = transport.socket.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return True  # the connection is failing; Twisted notices and closes it
+            if sent == len(data):
+                return True
+            data = data[sent:]
+        transport.write(data)
+        return waiting + len(data) <= READER_BUFFER_LIMIT
 
     def drop(self) -> None:
-        self.protocol.transport.abortConnection()
+        self.transport.abortConnection()
 
     def close(self) -> None:
         pass
@@ -184,12 +200,15 @@ def sink_for(send: Send, close_code: int) -> Sink:
     """
     send = _unwrap(send)
     daphne = sys.modules.get("daphne.ws_protocol")
+    tcp = sys.modules.get("twisted.internet.tcp")
     if (
         daphne is not None
+        and tcp is not None
         and isinstance(send, functools.partial)
         and send.args
         and isinstance(send.args[0], daphne.WebSocketProtocol)
         and send.args[0]._perMessageCompress is None
+        and isinstance(send.args[0].transport, tcp.Connection)  # not TLS: it has its own buffer
     ):
         return TwistedSink(send.args[0])
     uvicorn = sys.modules.get("uvicorn.protocols.websockets.websockets_sansio_impl")

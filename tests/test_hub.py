@@ -10,10 +10,13 @@ import socket
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.layers import get_channel_layer
+from channels.routing import ProtocolTypeRouter
+from channels.testing import WebsocketCommunicator
 
-from entries import hub
+from entries import broadcast, hub
 from entries.consumers import CatchUp
 from entries.hub import AsgiSink, Frame, Listener, get_hub, text_frame
+from entries.routing import websocket_application
 from liveblog.asgi import application
 from tests.conftest import post_entry
 from tests.test_realtime import connect, next_message, reader
@@ -181,6 +184,71 @@ async def test_after_a_layer_failure_joining_readers_read_their_catch_up(session
     assert await next_message(communicator) == {"type": "caught_up", "seq": 1}
     await communicator.disconnect()
     await watcher.disconnect()
+
+
+async def test_a_catch_up_renders_only_fragments_this_process_has_not_rendered(
+    session, blogger, monkeypatch
+):
+    for i in range(3):
+        await sync_to_async(post_entry)(session, blogger, f"Entry {i}")
+    broadcast.FRAGMENTS.items.clear()  # as in a worker that did not see these changes
+    renders = []
+    original = broadcast.render_to_string
+
+    def counting(name, context):
+        renders.append(name)
+        return original(name, context)
+
+    monkeypatch.setattr(broadcast, "render_to_string", counting)
+    for expected_renders in (3, 3):  # the second reader reuses the first one's
+        communicator = reader(session.pk, "after=0")
+        assert (await communicator.connect())[0]
+        messages = [await next_message(communicator) for _ in range(4)]
+        assert [m["seq"] for m in messages] == [1, 2, 3, 3]
+        assert "Entry 2" in messages[2]["html"]
+        assert len(renders) == expected_renders
+        await communicator.disconnect()
+
+
+async def test_an_entry_changed_during_its_catch_up_is_sent_new_and_then_live(
+    session, blogger, monkeypatch
+):
+    entry = await sync_to_async(post_entry)(session, blogger, "First draft")
+    await sync_to_async(post_entry)(session, blogger, "Another")
+    broadcast.FRAGMENTS.items.clear()
+    lookup = broadcast.FRAGMENTS.get
+    edited = []
+
+    def edit_between_the_two_reads(key):
+        if not edited:
+            edited.append(key)
+            entry.edit(body="Second draft")  # commits between the narrow and the full read
+        return lookup(key)
+
+    monkeypatch.setattr(broadcast.FRAGMENTS, "get", edit_between_the_two_reads)
+    communicator = reader(session.pk, "after=0")
+    assert (await communicator.connect())[0]
+    first, second, caught_up, live = [await next_message(communicator) for _ in range(4)]
+    assert (first["id"], first["seq"], first["action"]) == (entry.pk, 1, "created")
+    assert "Second draft" in first["html"]
+    assert second["seq"] == 2 and caught_up == {"type": "caught_up", "seq": 2}
+    assert (live["id"], live["seq"], live["action"]) == (entry.pk, 3, "updated")
+    await communicator.disconnect()
+
+
+async def test_the_lean_websocket_application_serves_anonymous_readers(session, blogger):
+    app = ProtocolTypeRouter({"websocket": websocket_application})
+    path = f"/ws/sessions/{session.pk}/"
+    communicator = WebsocketCommunicator(
+        app, path, headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    )
+    assert (await communicator.connect())[0]
+    assert await next_message(communicator) == {"type": "caught_up", "seq": 0}
+    await sync_to_async(post_entry)(session, blogger, "No cookies needed")
+    assert (await next_message(communicator))["seq"] == 1
+    await communicator.disconnect()
+    foreign = WebsocketCommunicator(app, path, headers=[(b"origin", b"https://evil.example")])
+    assert not (await foreign.connect())[0]
 
 
 async def test_frames_are_encoded_once_and_framed_as_rfc_6455_says():
