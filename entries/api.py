@@ -15,6 +15,7 @@ from pydantic import Field
 
 from entries.forms import EntryForm
 from entries.models import IDEMPOTENCY_KEY, ApiToken, Entry, IdempotencyConflict
+from liveblog.ratelimit import hit
 from sessions.models import Session
 
 router = Router()
@@ -27,6 +28,8 @@ class BearerToken(HttpBearer):
         user = ApiToken.authenticate(token)
         if user is not None:
             request.user = user
+            key = ApiToken.hash(token)[:24]
+            hit(f"api:{key}", limit=settings.RATE_LIMIT_API, window=60)
         return user
 
 

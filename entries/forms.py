@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import URLValidator
 
 from entries.models import Entry
+from liveblog.ratelimit import hit
 from sessions.models import Session
 
 
@@ -82,6 +83,9 @@ class EntryForm(forms.ModelForm):
         """Publish a new entry, or record an edit, through the model's change methods."""
         fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
         if self.instance.pk is None:
+            # One limit for every door that posts (console, API): a runaway script or a
+            # stuck client cannot flood a session.
+            hit(f"post:{author.pk}", limit=settings.RATE_LIMIT_POSTS, window=60)
             return Entry.post(
                 session=self.session, author=author, idempotency_key=idempotency_key, **fields
             )

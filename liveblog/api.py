@@ -13,6 +13,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from entries.api import router as entries_router
 from events.api import router as events_router
+from liveblog.middleware import too_many
+from liveblog.ratelimit import RateLimited
 from sessions.api import router as sessions_router
 
 api = NinjaAPI(
@@ -65,3 +67,8 @@ def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     extra = {"errors": exc.errors} if getattr(exc, "errors", None) else {}
     return _error(request, exc.status_code, str(exc), **extra)
+
+
+@api.exception_handler(RateLimited)
+def rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    return too_many(request, exc)

@@ -111,6 +111,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "liveblog.middleware.ApiBodyLimitMiddleware",
+    "liveblog.middleware.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "liveblog.urls"
@@ -199,6 +200,18 @@ else:
         }
     }
 
+# The cache holds rate-limit counters; with Redis they are shared by every worker.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": envlist("REDIS_URL", [])[0],
+            "KEY_PREFIX": os.environ.get("REDIS_PREFIX", "liveblog"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -275,6 +288,12 @@ PORT = envint("PORT", 8000)
 ENTRY_BODY_MAX_LENGTH = envint("ENTRY_BODY_MAX_LENGTH", 5000)
 ENTRIES_PER_PAGE = envint("ENTRIES_PER_PAGE", 20)
 API_MAX_REQUEST_BYTES = envint("API_MAX_REQUEST_BYTES", 64 * 1024)
+# Rate limits (docs/security.md): attempts allowed per window, per key.
+RATE_LIMIT_LOGIN = envint("RATE_LIMIT_LOGIN", 20)  # per username and address, 5 minutes
+RATE_LIMIT_LOGIN_PER_ADDRESS = envint("RATE_LIMIT_LOGIN_PER_ADDRESS", 100)  # 5 minutes
+RATE_LIMIT_POSTS = envint("RATE_LIMIT_POSTS", 60)  # new entries per blogger per minute
+RATE_LIMIT_API = envint("RATE_LIMIT_API", 600)  # API calls per token per minute
+RATE_LIMIT_PREFIX = "rl"
 # A reader who missed more changes than this is told to reload instead of replaying them.
 CATCHUP_MAX_CHANGES = envint("CATCHUP_MAX_CHANGES", 500)
 

@@ -9,11 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", include("liveblog.health")),
     path("api/", api.urls),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("events.urls")),
     path("", include("sessions.urls")),

@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth.views import LoginView as DjangoLoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.defaults import permission_denied as default_permission_denied
+
+from liveblog.ratelimit import RateLimited, client_address, hit
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -10,3 +16,31 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
         message = str(exception) or "You may not do that."
         return HttpResponseForbidden(message, content_type="text/plain; charset=utf-8")
     return default_permission_denied(request, exception)
+
+
+class LoginView(DjangoLoginView):
+    """Django's login, with attempts limited per address and per username and address."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        address = client_address(request)
+        username = request.POST.get("username", "").strip().lower().encode()
+        try:
+            hit(f"login:{address}", limit=settings.RATE_LIMIT_LOGIN_PER_ADDRESS, window=300)
+            hit(
+                f"login:{address}:{hashlib.sha256(username).hexdigest()[:24]}",
+                limit=settings.RATE_LIMIT_LOGIN,
+                window=300,
+            )
+        except RateLimited as limited:
+            # No password is checked while limited: an unbound form and the reason.
+            context = self.get_context_data(
+                form=self.form_class(request),
+                limited=f"Too many login attempts. Try again in "
+                f"{limited.retry_after // 60 + 1} minutes.",
+            )
+            response = self.render_to_response(context, status=429)
+            response["Retry-After"] = str(limited.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)

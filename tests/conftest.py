@@ -7,6 +7,7 @@ The cast: `organiser` runs the event, `blogger` is assigned to the Like Minds se
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from django.contrib.auth.models import Group
@@ -23,6 +24,14 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _separate_rate_limits(settings):
+    """Each test counts from zero, with limits out of the way unless it lowers them."""
+    settings.RATE_LIMIT_PREFIX = f"rl-{uuid.uuid4().hex}"
+    settings.RATE_LIMIT_POSTS = 10_000
+    settings.RATE_LIMIT_API = 10_000
 
 
 def make_user(django_user_model, username: str, group: str | None = None, **extra):
