@@ -58,3 +58,16 @@ vendor:
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache *.egg-info
+
+# Benchmarks (not part of `make test`): fan-out to 100 … 10,000 readers against the raw
+# websockets floor and plain Channels; writes bench/results/ and docs/benchmarks.md.
+# BENCH_ARGS=--quick for a short run; the Redis targets need PostgreSQL and Redis.
+.PHONY: bench bench-deps
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	touch $@ $(VENV)/.installed $(VENV)/.installed-dev
+
+bench-deps: $(VENV)/.installed-bench
+
+bench: bench-deps
+	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -289,6 +289,7 @@ async def fanout(args: argparse.Namespace) -> dict:
         await asyncio.sleep(args.pause)
     cpu_after = cpu(servers)
     delivered = sum(entry["delivered"] for entry in per_entry)
+    entry_p99 = [entry["p99_ms"] for entry in per_entry if entry["p99_ms"] is not None]
     for reader in readers:
         reader.transport.close()
     return {
@@ -299,6 +300,8 @@ async def fanout(args: argparse.Namespace) -> dict:
         "delivered": delivered,
         "lost_connections": bench.lost,
         **summary(latencies),
+        # Robust to a single entry hit by a neighbour's load: the median entry's p99.
+        "entry_p99_median_ms": round(statistics.median(entry_p99), 2) if entry_p99 else None,
         "cpu_us_per_delivered": round((cpu_after - cpu_before) * 1e6 / delivered, 2)
         if delivered
         else None,

@@ -129,30 +129,43 @@ class SessionConsumer(AsyncWebsocketConsumer):
         # Join before reading the catch-up, so nothing committed in between is missed: the
         # hub holds live changes until the reader goes live, then skips those covered.
         self.hub = get_hub()
-        self.listener = Listener(sink_for(self.base_send, CLOSE_TOO_SLOW))
+        listener = Listener(sink_for(self.base_send, CLOSE_TOO_SLOW))
         try:
-            subscription = await self.hub.join(self.session_id, self.listener)
+            subscription = await self.hub.join(self.session_id, listener)
         except SessionNotFound:
-            self.listener = None
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        if subscription.covers(after):
-            # Already at the head this process has seen: nothing to read from the database.
+        self.listener = listener
+        try:
+            cursor = await self.catch_up(after, subscription.covers(after))
+        except BaseException:
+            # The connection failed mid catch-up (the server raises on a closed socket) and
+            # no disconnect will follow: leave now, or the subscription outlives its readers.
+            await self.hub.leave(self.session_id, listener)
+            self.listener = None
+            raise
+        if cursor is not None:
+            listener.go_live(cursor)
+
+    async def catch_up(self, after: int, at_head: bool) -> int | None:
+        """Send what the reader missed and caught_up; the cursor, or None if it was closed."""
+        if at_head:
+            # Already at the newest change this process has seen: no database read.
             payloads, cursor = [], after
         else:
             result = await database_sync_to_async(CatchUp(self.session_id, after).load)()
             if result is None:
                 await self.close(code=CLOSE_NOT_FOUND)
-                return
+                return None
             verdict, payloads, cursor = result
             if verdict == "reload":
                 await self.send(broadcast.encode({"type": "reload", "seq": cursor}))
                 await self.close(code=CLOSE_RELOAD)
-                return
+                return None
         for payload in payloads:
             await self.send(broadcast.encode(payload))
         await self.send(broadcast.encode({"type": "caught_up", "seq": cursor}))
-        self.listener.go_live(cursor)
+        return cursor
 
     async def disconnect(self, code: int) -> None:
         if self.listener is not None:

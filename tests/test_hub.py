@@ -14,7 +14,7 @@ from channels.routing import ProtocolTypeRouter
 from channels.testing import WebsocketCommunicator
 
 from entries import broadcast, hub
-from entries.consumers import CatchUp
+from entries.consumers import CatchUp, SessionConsumer
 from entries.hub import AsgiSink, Frame, Listener, get_hub, text_frame
 from entries.routing import websocket_application
 from liveblog.asgi import application
@@ -234,6 +234,22 @@ async def test_an_entry_changed_during_its_catch_up_is_sent_new_and_then_live(
     assert second["seq"] == 2 and caught_up == {"type": "caught_up", "seq": 2}
     assert (live["id"], live["seq"], live["action"]) == (entry.pk, 3, "updated")
     await communicator.disconnect()
+
+
+async def test_a_connection_that_fails_during_its_catch_up_leaves_no_subscription_behind(
+    session, blogger, monkeypatch
+):
+    await sync_to_async(post_entry)(session, blogger, "Missed while away")
+
+    async def failing_send(self, text_data=None, bytes_data=None, close=False):
+        raise ConnectionError("the reader went away")
+
+    monkeypatch.setattr(SessionConsumer, "send", failing_send)
+    communicator = reader(session.pk, "after=0")
+    assert (await communicator.connect())[0]
+    with pytest.raises(ConnectionError):
+        await communicator.receive_output(timeout=3)
+    assert session.pk not in get_hub().subscriptions
 
 
 async def test_the_lean_websocket_application_serves_anonymous_readers(session, blogger):

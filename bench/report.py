@@ -1,0 +1,243 @@
+"""Turn bench/results/fanout.json into docs/benchmarks.md and bench/results/fanout.png.
+
+python -m bench.report [bench/results/fanout.json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+CHART = ROOT / "bench" / "results" / "fanout.png"
+HUB_TARGETS = ["hub-uvicorn", "hub-daphne", "hub-uvicorn-redis-2w", "hub-daphne-redis-2w"]
+COLOURS = {
+    "raw": "#222222",
+    "hub-uvicorn": "#1b7837",
+    "hub-daphne": "#5aae61",
+    "hub-uvicorn-redis-2w": "#2166ac",
+    "hub-daphne-redis-2w": "#67a9cf",
+    "channels-daphne": "#b2182b",
+    "channels-daphne-redis": "#ef8a62",
+}
+
+
+def by_target(results: list[dict]) -> dict[str, dict[int, dict]]:
+    table: dict[str, dict[int, dict]] = {}
+    for result in results:
+        table.setdefault(result["target"], {})[result["readers"]] = result
+    return table
+
+
+def ratio(value: float | None, floor: float | None) -> float | None:
+    if value is None or not floor:
+        return None
+    return round(value / floor, 1)
+
+
+def fmt(value, suffix: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        value = f"{value:,.1f}" if value >= 10 else f"{value:,.2f}"
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return f"{value}{suffix}"
+
+
+def chart(table: dict[str, dict[int, dict]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(10, 5.6), dpi=110)
+    for target, runs in table.items():
+        readers = sorted(runs)
+        colour = COLOURS.get(target)
+        p99 = [runs[n]["p99_ms"] for n in readers]
+        p50 = [runs[n]["p50_ms"] for n in readers]
+        width = 2.6 if target == "raw" else 1.8
+        axis.plot(readers, p99, marker="o", color=colour, linewidth=width, label=f"{target} p99")
+        axis.plot(readers, p50, linestyle=":", color=colour, linewidth=1.2)
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("readers on one session")
+    axis.set_ylabel("latency from the start of the POST (ms)")
+    axis.set_title("Fan-out latency: p99 (solid) and p50 (dotted), one 1 KB entry at a time")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=8, loc="upper left")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def fanout_table(table: dict[str, dict[int, dict]], labels: dict[str, str]) -> list[str]:
+    floor = table.get("raw", {})
+    lines = [
+        "| target | readers | p50 ms | p99 ms | max ms | p99 × floor | typical entry p99 ms "
+        "(× floor) | delivered | CPU µs/msg | KiB/reader | handshakes/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for target, runs in table.items():
+        for readers in sorted(runs):
+            run = runs[readers]
+            floor_p99 = floor.get(readers, {}).get("p99_ms")
+            floor_typical = floor.get(readers, {}).get("entry_p99_median_ms")
+            typical = run.get("entry_p99_median_ms")
+            delivered = f"{run['delivered']:,}/{run['expected']:,}"
+            if run["delivered"] != run["expected"]:
+                delivered = f"**{delivered}**"
+            lines.append(
+                f"| {target} | {readers:,} | {fmt(run['p50_ms'])} | {fmt(run['p99_ms'])} "
+                f"| {fmt(run['max_ms'])} | {fmt(ratio(run['p99_ms'], floor_p99), '×')} "
+                f"| {fmt(typical)} ({fmt(ratio(typical, floor_typical), '×')}) | {delivered} | {fmt(run['cpu_us_per_delivered'])} "
+                f"| {fmt(run['kib_per_reader'])} | {fmt(run['handshakes_per_s'])} |"
+            )
+    lines.append("")
+    lines.append("Targets: " + "; ".join(f"**{name}**: {label}" for name, label in labels.items()))
+    return lines
+
+
+def verdict(ok: bool | None) -> str:
+    return "–" if ok is None else ("met" if ok else "**missed**")
+
+
+def targets_table(table: dict[str, dict[int, dict]], results: list[dict]) -> list[str]:
+    floor = table.get("raw", {})
+    present = [t for t in HUB_TARGETS if t in table]
+
+    def p99_check(target: str, readers: int) -> tuple[bool | None, str]:
+        run = table[target].get(readers)
+        base = floor.get(readers)
+        if not run or not base or run["p99_ms"] is None:
+            return None, "not run"
+        pooled = run["p99_ms"] / base["p99_ms"]
+        text = f"{pooled:.1f}× ({run['p99_ms']:.0f} ms)"
+        typical = ratio(run.get("entry_p99_median_ms"), base.get("entry_p99_median_ms"))
+        if typical is not None:
+            text += f", typical entry {typical:.1f}×"
+            if pooled > 3 >= typical:
+                return False, text + " (met by the typical entry only)"
+        return pooled <= 3, text
+
+    def worst(target: str, key: str, pick) -> tuple[float | None, list[dict]]:
+        runs = [r for r in table[target].values() if r[key] is not None and r["readers"] >= 1000]
+        if not runs:
+            return None, runs
+        return pick(r[key] for r in runs), runs
+
+    rows = []
+    header = "| target | " + " | ".join(present) + " |"
+    rows += [header, "|---|" + "---|" * len(present)]
+
+    def row(name: str, cells: list[tuple[bool | None, str]]) -> None:
+        rows.append(
+            f"| {name} | " + " | ".join(f"{verdict(ok)}: {text}" for ok, text in cells) + " |"
+        )
+
+    row("p99 at 1,000 readers ≤ 3× the floor", [p99_check(t, 1000) for t in present])
+    row("p99 at 5,000 readers ≤ 3× the floor", [p99_check(t, 5000) for t in present])
+    cells = []
+    for target in present:
+        value, _ = worst(target, "cpu_us_per_delivered", max)
+        cells.append((None if value is None else value <= 50, f"{fmt(value)} µs (worst, ≥1,000)"))
+    row("server CPU ≤ 50 µs per delivered message", cells)
+    cells = []
+    for target in present:
+        value, _ = worst(target, "kib_per_reader", max)
+        cells.append((None if value is None else value <= 40, f"{fmt(value)} KiB (worst)"))
+    row("memory ≤ 40 KiB per idle reader", cells)
+    cells = []
+    for target in present:
+        value, _ = worst(target, "handshakes_per_s", min)
+        cells.append((None if value is None else value >= 500, f"{fmt(value)}/s (worst)"))
+    row("≥ 500 websocket handshakes per second", cells)
+    cells = []
+    for target in present:
+        runs = list(table[target].values())
+        lost = sum(r["expected"] - r["delivered"] for r in runs)
+        cells.append((lost == 0, f"{len(runs)} runs, {lost:,} missing"))
+    row("delivered = readers × entries", cells)
+    return rows
+
+
+def pages_section(pages: dict | None) -> list[str]:
+    if not pages:
+        return ["Not measured in this run (see skipped runs)."]
+    server = pages.get("catch_up_through_server", {})
+    lines = [
+        f"A session with {pages['entries']:,} entries; the catch-up replays the last "
+        f"{pages['catch_up_changes']} of them (created while the reader was away).",
+        "",
+        "| measurement | p50 | queries | target |",
+        "|---|---:|---:|---|",
+        f"| session page, first page (in process, whole middleware stack) "
+        f"| {fmt(pages['page_first_p50_ms'], ' ms')} | {pages['page_queries']} "
+        f"(with 100 entries: {pages['page_queries_with_100_entries']}) "
+        f"| < 15 ms, constant queries: {verdict(pages['page_first_p50_ms'] < 15)} |",
+        f"| websocket catch-up of {pages['catch_up_changes']}, fragments already rendered "
+        f"here (CatchUp.load) | {fmt(pages['catch_up_websocket_load_p50_ms'], ' ms')} "
+        f"| {pages['catch_up_websocket_queries']} "
+        f"| < 50 ms: {verdict(pages['catch_up_websocket_load_p50_ms'] < 50)} |",
+        f"| the same, cold: a worker that rendered none of them "
+        f"| {fmt(pages['catch_up_websocket_cold_p50_ms'], ' ms')} "
+        f"| {pages['catch_up_websocket_cold_queries']} "
+        f"| < 50 ms: {verdict(pages['catch_up_websocket_cold_p50_ms'] < 50)} |",
+        f"| API catch-up, GET …/entries?after=…&limit={pages['catch_up_changes']} (in process) "
+        f"| {fmt(pages['catch_up_api_p50_ms'], ' ms')} | {pages['catch_up_api_queries']} "
+        f"| < 50 ms: {verdict(pages['catch_up_api_p50_ms'] < 50)} |",
+    ]
+    for name, result in server.items():
+        lines.append(
+            f"| over the wire through {name}: websocket connect → caught_up "
+            f"({result['websocket_messages']} messages) | {fmt(result['websocket_p50_ms'], ' ms')} "
+            f"| | |"
+        )
+        lines.append(
+            f"| over the wire through {name}: API GET ({result['api_entries']} entries) "
+            f"| {fmt(result['api_p50_ms'], ' ms')} | | |"
+        )
+    return lines
+
+
+def render(report: dict) -> str:
+    results = report["fanout"]
+    table = by_target(results)
+    labels = {r["target"]: r["label"] for r in results}
+    machine = report["machine"]
+    template = (ROOT / "bench" / "benchmarks.md.in").read_text()
+    skipped = "\n".join(
+        f"- {s['target']}" + (f" × {s['readers']:,}" if "readers" in s else "") + f": {s['reason']}"
+        for s in report["skipped"]
+    )
+    return template.format(
+        generated_at=report["generated_at"],
+        duration=report["duration_s"],
+        cpus=machine["cpus"],
+        cpu_model=machine["cpu_model"] or "unknown CPU",
+        load=", ".join(str(x) for x in machine["load_average_at_start"]),
+        python=machine["python"],
+        versions=", ".join(f"{k} {v}" for k, v in machine["versions"].items()),
+        pinned="pinned with taskset" if machine["pinned"] else "NOT pinned (no taskset or 1 core)",
+        fanout_table="\n".join(fanout_table(table, labels)),
+        targets_table="\n".join(targets_table(table, results)),
+        pages="\n".join(pages_section(report.get("pages"))),
+        skipped=skipped or "- none",
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    source = Path(argv[0]) if argv else ROOT / "bench" / "results" / "fanout.json"
+    report = json.loads(source.read_text())
+    chart(by_target(report["fanout"]), CHART)
+    DOC.write_text(render(report))
+    print(f"Wrote {DOC.relative_to(ROOT)} and {CHART.relative_to(ROOT)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
