@@ -47,6 +47,8 @@ def too_many(request: HttpRequest, exception: RateLimited) -> HttpResponse:
     if request.path.startswith("/api/"):
         response = JsonResponse({"detail": str(exception)}, status=429)
     else:
-        response = HttpResponse(str(exception), status=429, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(
+            str(exception), status=429, content_type="text/plain; charset=utf-8"
+        )
     response["Retry-After"] = str(exception.retry_after)
     return response
