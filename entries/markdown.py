@@ -1,8 +1,9 @@
 """Markdown to safe HTML, done once when an entry is saved.
 
 markdown-it-py's "js-default" preset ignores raw HTML and refuses javascript:, vbscript:,
-file: and most data: links; nh3 then keeps only the tags and attributes below and only
-http, https and mailto URLs, so nothing a blogger types can run in a reader's browser.
+file: and most data: links; nh3 then keeps only the tags and attributes below, and every
+link and image keeps its URL only if is_safe_url accepts it (absolute http, https or
+mailto), so nothing a blogger types can run in a reader's browser. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ ALLOWED_ATTRIBUTES = {
     "td": {"align"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
+URL_ATTRIBUTES = {"href", "src"}
 
 _md = MarkdownIt("js-default", {"typographer": True}).enable(
     ["table", "strikethrough", "replacements", "smartquotes"]
@@ -43,6 +45,14 @@ def _shift_headings(tokens, *_args) -> None:
 _md.core.ruler.push("shift_headings", lambda state: _shift_headings(state.tokens))
 
 
+def _keep_safe_urls(tag: str, attribute: str, value: str) -> str | None:
+    # nh3's url_schemes lets relative and scheme-relative URLs through ("//evil.example",
+    # "jav%09ascript:"): an entry has no page of its own to be relative to, so drop them.
+    if attribute in URL_ATTRIBUTES and not is_safe_url(value):
+        return None
+    return value
+
+
 def render_markdown(text: str) -> str:
     """Render a blogger's Markdown to sanitised HTML."""
     html = _md.render(text)
@@ -50,6 +60,7 @@ def render_markdown(text: str) -> str:
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_keep_safe_urls,
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener noreferrer ugc",
         strip_comments=True,

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.db.models import F
 from django.urls import reverse
@@ -23,7 +24,13 @@ class Speaker(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     affiliation = models.CharField(max_length=200, blank=True)
-    link = models.URLField(blank=True, help_text="Their site or profile (http or https).")
+    # Rendered as a link on the speaker's page: http and https only (Django's default
+    # schemes also let ftp and ftps through).
+    link = models.URLField(
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Their site or profile (http or https).",
+    )
 
     class Meta:
         ordering = ["name"]
