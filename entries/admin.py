@@ -53,6 +53,8 @@ class EntryAdmin(admin.ModelAdmin):
         "html",
     ]
     date_hierarchy = "created_at"
+    # Each action asks for the change permission: without it, Django offers an action to
+    # anyone who may view the list.
     actions = ["hide_entries", "mark_key_moments", "unmark_key_moments"]
 
     def has_add_permission(self, request) -> bool:
@@ -72,18 +74,20 @@ class EntryAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Entry, form, change: bool) -> None:
         form.save_entry()
 
-    @admin.action(description="Hide (delete) the selected entries for readers")
+    @admin.action(
+        description="Hide (delete) the selected entries for readers", permissions=["change"]
+    )
     def hide_entries(self, request, queryset) -> None:
         for entry in queryset.visible().select_related("session__event"):
             entry.soft_delete()
         self.message_user(request, "Entries hidden.")
 
-    @admin.action(description="Mark as key moments")
+    @admin.action(description="Mark as key moments", permissions=["change"])
     def mark_key_moments(self, request, queryset) -> None:
         for entry in queryset.visible().select_related("session__event"):
             entry.set_key_moment(True)
 
-    @admin.action(description="Unmark key moments")
+    @admin.action(description="Unmark key moments", permissions=["change"])
     def unmark_key_moments(self, request, queryset) -> None:
         for entry in queryset.visible().select_related("session__event"):
             entry.set_key_moment(False)

@@ -81,7 +81,8 @@ class EntryForm(forms.ModelForm):
 
     def save_entry(self, *, author=None, idempotency_key: str | None = None) -> Entry:
         """Publish a new entry, or record an edit, through the model's change methods."""
-        fields = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        # EntryForm's own fields: the admin's subclass lists its read-only fields too.
+        fields = {name: self.cleaned_data[name] for name in EntryForm.Meta.fields}
         if self.instance.pk is None:
             # One limit for every door that posts (console, API): a runaway script or a
             # stuck client cannot flood a session.

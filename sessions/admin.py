@@ -21,6 +21,8 @@ class SessionAdmin(admin.ModelAdmin):
     autocomplete_fields = ["event"]
     readonly_fields = ["last_seq", "status_seq"]
     date_hierarchy = "starts_at"
+    # Each action asks for the change permission: without it, Django offers an action to
+    # anyone who may view the list.
     actions = ["start_sessions", "end_sessions"]
 
     def get_queryset(self, request):
@@ -40,12 +42,12 @@ class SessionAdmin(admin.ModelAdmin):
         else:
             super().save_model(request, obj, form, change)
 
-    @admin.action(description="Start the selected sessions (go live)")
+    @admin.action(description="Start the selected sessions (go live)", permissions=["change"])
     def start_sessions(self, request, queryset) -> None:
         changed = sum(session.set_status(Session.Status.LIVE) for session in queryset)
         self.message_user(request, f"{changed} session(s) started.")
 
-    @admin.action(description="End the selected sessions")
+    @admin.action(description="End the selected sessions", permissions=["change"])
     def end_sessions(self, request, queryset) -> None:
         changed = sum(session.set_status(Session.Status.ENDED) for session in queryset)
         self.message_user(request, f"{changed} session(s) ended.")

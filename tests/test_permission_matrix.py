@@ -1,0 +1,435 @@
+"""Who may do what, through which door: every cell of the matrix, checked.
+
+Roles: anonymous, a logged-in reader, a blogger not assigned to the session (`outsider`),
+an assigned blogger (`blogger`), an organiser and a superuser. An assigned blogger acting
+on another assigned blogger's entries is the `*_other` actions; on their own, `*_own`.
+Everyone else's "own" entry is one they wrote while they were still assigned (anonymous
+has none and acts on the colleague's).
+
+Doors: the console's plain HTML forms (`form`), the same endpoints as htmx calls them
+(`htmx`), the JSON API with a Bearer token (`token`) and with the browser session and its
+CSRF token (`api_session`), the admin (`admin`), and the websocket, which never writes:
+any client frame but {"type": "ping"} closes it with 4400 and changes nothing.
+
+A cell passes when an allowed action answers with its success status and changes what it
+should, and a refused one answers 401/403/404 (or the login redirect) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils.crypto import get_random_string
+
+from entries.consumers import CLOSE_BAD_REQUEST
+from entries.models import ApiToken, Entry
+from entries.roles import BLOGGERS
+from liveblog.asgi import application
+from sessions.models import Session
+from tests.conftest import make_user, post_entry
+
+ROLES = ["anonymous", "reader", "outsider", "blogger", "organiser", "superuser"]
+WRITERS = {"blogger", "organiser", "superuser"}  # may blog this session
+MODERATORS = {"organiser", "superuser"}
+SIGNED_IN = set(ROLES) - {"anonymous"}
+
+# action: (doors that offer it, roles allowed)
+MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
+    "read": (("form", "token", "websocket"), set(ROLES)),
+    "open_console": (("form",), WRITERS),
+    "post": (("form", "htmx", "token", "api_session"), WRITERS),
+    "edit_own": (("form", "htmx", "token", "api_session"), WRITERS),
+    "edit_other": (("form", "htmx", "token", "api_session", "admin"), MODERATORS),
+    "delete_own": (("form", "htmx", "token", "api_session"), WRITERS),
+    "delete_other": (("form", "htmx", "token", "api_session", "admin"), MODERATORS),
+    "key_moment_own": (("form", "htmx", "token"), WRITERS),
+    "key_moment_other": (("form", "htmx", "token", "admin"), MODERATORS),
+    "start_and_end": (("form", "htmx", "admin"), WRITERS),
+    "create_token": (("form",), SIGNED_IN),
+    "revoke_own_token": (("form",), SIGNED_IN),
+    "revoke_others_token": (("form",), set()),
+    "admin": (("form",), MODERATORS),
+}
+CELLS = [
+    (role, action, door)
+    for action, (doors, _) in MATRIX.items()
+    for door in doors
+    if door != "websocket"
+    for role in ROLES
+]
+
+
+@dataclass
+class World:
+    session: Session
+    users: dict[str, object]
+    colleague: object
+    own: dict[str, Entry] = field(default_factory=dict)
+    others: Entry | None = None
+
+
+@pytest.fixture
+def world(db, django_user_model, session, other_session, blogger, outsider, organiser) -> World:
+    reader = make_user(django_user_model, "rita")
+    superuser = django_user_model.objects.create_superuser("sue", "sue@example.com", "x")
+    colleague = make_user(django_user_model, "cara", BLOGGERS)
+    session.bloggers.add(colleague)
+    users = {
+        "reader": reader,
+        "outsider": outsider,
+        "blogger": blogger,
+        "organiser": organiser,
+        "superuser": superuser,
+    }
+    world = World(session=session, users=users, colleague=colleague)
+    # The reader and the outsider wrote here once, while they were assigned.
+    for role in ("reader", "outsider"):
+        session.bloggers.add(users[role])
+    for role, user in users.items():
+        world.own[role] = post_entry(session, user, f"{role}'s own entry")
+    for role in ("reader", "outsider"):
+        session.bloggers.remove(users[role])
+    world.others = post_entry(session, colleague, "The colleague's entry")
+    return world
+
+
+def snapshot(world: World) -> dict:
+    """Everything a write could change."""
+    entries = {
+        entry.pk: (entry.body, entry.seq, entry.key_moment, entry.deleted_at, entry.author_id)
+        for entry in Entry.objects.all()
+    }
+    session = Session.objects.get(pk=world.session.pk)
+    # Tokens, less the ones perform() issues to act with or to try revoking.
+    tokens = set(
+        ApiToken.objects.exclude(name__in=["matrix", "to revoke"]).values_list(
+            "user_id", "name", "revoked_at"
+        )
+    )
+    return {
+        "entries": entries,
+        "status": session.status,
+        "last_seq": session.last_seq,
+        "tokens": tokens,
+    }
+
+
+def client_for(world: World, role: str, door: str) -> tuple[Client, dict]:
+    """A client at this door as this role, and the headers each request needs."""
+    user = world.users.get(role)
+    headers: dict[str, str] = {}
+    if door == "token":
+        client = Client()
+        if user is not None:
+            _, secret = ApiToken.issue(user, "matrix")
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+        return client, headers
+    client = Client(enforce_csrf_checks=True)
+    if user is not None:
+        client.force_login(user)
+    # What a page leaves in the browser: the CSRF cookie, echoed in the header.
+    secret = get_random_string(32)
+    client.cookies[settings.CSRF_COOKIE_NAME] = secret
+    headers["HTTP_X_CSRFTOKEN"] = secret
+    if door == "htmx":
+        headers["HTTP_HX_REQUEST"] = "true"
+    return client, headers
+
+
+def target(world: World, role: str, action: str) -> Entry:
+    if action.endswith("_own") and role in world.own:
+        return world.own[role]
+    return world.others
+
+
+def perform(world: World, role: str, action: str, door: str):
+    """Attempt the action; return (response, what success looks like)."""
+    client, headers = client_for(world, role, door)
+    session = world.session
+    verb = action.removesuffix("_own").removesuffix("_other")
+    entry = target(world, role, action) if verb in {"edit", "delete", "key_moment"} else None
+    api = door in {"token", "api_session"}
+
+    if action == "read":
+        if door == "token":
+            return client.get(f"/api/sessions/{session.pk}/entries", **headers), 200
+        assert client.get(world.others.get_absolute_url()).status_code == 200
+        return client.get(session.get_absolute_url()), 200
+    if action == "open_console":
+        return client.get(session.get_console_url()), 200
+    if action == "admin":
+        return client.get("/admin/", **headers), 200
+    if action == "create_token":
+        return client.post("/accounts/profile/", {"name": "phone"}, **headers), 200
+    if action in {"revoke_own_token", "revoke_others_token"}:
+        owner = world.users.get(role) if action == "revoke_own_token" else world.colleague
+        token, _ = ApiToken.issue(owner or world.colleague, "to revoke")
+        url = reverse("entries:revoke_token", args=[token.pk])
+        return client.post(url, **headers), 302
+    if door == "admin":
+        return perform_in_admin(client, headers, world, action, entry)
+
+    success = 200 if door == "htmx" or api else 302
+    if action == "post":
+        if api:
+            url = f"/api/sessions/{session.pk}/entries"
+            body = json.dumps({"body": "Posted"})
+            return client.post(url, body, content_type="application/json", **headers), 201
+        url = reverse("entries:create", kwargs={"event": session.event.slug, "slug": session.slug})
+        return client.post(url, {"kind": "text", "body": "Posted"}, **headers), success
+    if action == "start_and_end":
+        url = reverse("talks:status", kwargs={"event": session.event.slug, "slug": session.slug})
+        return client.post(url, {"status": "ended"}, **headers), success
+    if api:
+        url = f"/api/entries/{entry.pk}"
+        if verb == "delete":
+            return client.delete(url, **headers), 200
+        change = {"body": "Changed"} if verb == "edit" else {"key_moment": True}
+        return client.patch(
+            url, json.dumps(change), content_type="application/json", **headers
+        ), 200
+    if verb == "edit":
+        url = reverse("entries:edit", args=[entry.pk])
+        return client.post(url, {"kind": "text", "body": "Changed"}, **headers), success
+    if verb == "delete":
+        return client.post(reverse("entries:delete", args=[entry.pk]), **headers), success
+    url = reverse("entries:key_moment", args=[entry.pk])
+    return client.post(url, {"key_moment": "on"}, **headers), success
+
+
+def perform_in_admin(client: Client, headers: dict, world: World, action: str, entry: Entry | None):
+    if action == "edit_other":
+        url = reverse("admin:entries_entry_change", args=[entry.pk])
+        data = {"kind": "text", "body": "Changed", "attribution_name": "", "source_url": ""}
+        return client.post(url, data, **headers), 302
+    if action == "start_and_end":
+        url = reverse("admin:talks_session_changelist")
+        data = {"action": "end_sessions", "_selected_action": [world.session.pk]}
+        return client.post(url, data, **headers), 302
+    name = {"delete_other": "hide_entries", "key_moment_other": "mark_key_moments"}[action]
+    data = {"action": name, "_selected_action": [entry.pk]}
+    return client.post(reverse("admin:entries_entry_changelist"), data, **headers), 302
+
+
+def allowed(role: str, action: str, door: str) -> bool:
+    roles = MATRIX[action][1]
+    return role in (roles & MODERATORS if door == "admin" else roles)
+
+
+def assert_refusal(response, role: str, action: str, door: str) -> None:
+    code = response.status_code
+    login_redirect = door == "admin" or action == "admin" or role == "anonymous"
+    if login_redirect and door in {"form", "htmx", "admin"} and code == 302:
+        assert code == 302 and "login" in response["Location"], (code, response.get("Location"))
+    elif role == "anonymous" and door in {"token", "api_session"}:
+        assert code == 401
+    else:
+        assert code in {403, 404}, code
+
+
+def check_cell(world: World, role: str, action: str, door: str) -> None:
+    before = snapshot(world)
+    response, success = perform(world, role, action, door)
+    after = snapshot(world)
+    if not allowed(role, action, door):
+        assert_refusal(response, role, action, door)
+        assert after == before
+        assert not ApiToken.objects.filter(name="to revoke", revoked_at__isnull=False).exists()
+        return
+    assert response.status_code == success, (response.status_code, response.content[:300])
+    if response.status_code == 302:
+        assert "login" not in response["Location"]
+    if action == "post":
+        new = set(after["entries"]) - set(before["entries"])
+        assert len(new) == 1
+        created = Entry.objects.get(pk=new.pop())
+        assert created.body == "Posted" and created.author == world.users[role]
+    elif action.startswith(("edit", "key_moment", "delete")):
+        entry = Entry.objects.get(pk=target(world, role, action).pk)
+        changed = {
+            "edit": entry.body == "Changed",
+            "key_moment": entry.key_moment,
+            "delete": entry.is_deleted,
+        }
+        assert changed[action.removesuffix("_own").removesuffix("_other")]
+        assert after["last_seq"] == before["last_seq"] + 1
+        assert entry.author_id == before["entries"][entry.pk][4]  # never re-attributed
+    elif action == "start_and_end":
+        assert after["status"] == "ended"
+    elif action == "create_token":
+        assert ApiToken.objects.filter(user=world.users[role], name="phone").exists()
+    elif action == "revoke_own_token":
+        assert ApiToken.objects.get(name="to revoke").revoked_at is not None
+    if action.startswith(("read", "open", "admin", "create", "revoke")):
+        assert after["entries"] == before["entries"]
+        assert after["last_seq"] == before["last_seq"]
+
+
+@pytest.mark.parametrize("action", list(MATRIX))
+@pytest.mark.parametrize("role", ROLES)
+def test_the_matrix(world, role, action):
+    """Each door of this cell in turn, each rolled back before the next."""
+    failures = {}
+    for door in MATRIX[action][0]:
+        if door == "websocket":
+            continue  # test_the_websocket_never_writes_whoever_is_logged_in
+        with transaction.atomic():
+            try:
+                check_cell(world, role, action, door)
+            except AssertionError as failure:
+                failures[door] = str(failure).splitlines()[0]
+            transaction.set_rollback(True)
+    verdict = "may" if role in MATRIX[action][1] else "may not"
+    assert not failures, f"{role} {verdict} {action}; wrong at: {failures}"
+
+
+def test_every_cell_is_in_the_matrix():
+    assert len(CELLS) == len(ROLES) * sum(
+        len([d for d in doors if d != "websocket"]) for doors, _ in MATRIX.values()
+    )
+    assert len(CELLS) > 200
+
+
+# ---- Tokens -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["post", "patch", "delete"])
+def test_a_revoked_token_stops_working_at_once_for_every_write(client, world, method):
+    blogger = world.users["blogger"]
+    token, secret = ApiToken.issue(blogger, "phone")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    entry = world.own["blogger"]
+    url = f"/api/entries/{entry.pk}"
+    if method == "post":
+        url = f"/api/sessions/{world.session.pk}/entries"
+    body = json.dumps({"body": "Once"})
+    call = getattr(client, method)
+    first = call(url, body, content_type="application/json", **auth)
+    assert first.status_code in {200, 201}
+    token.revoke()
+    before = snapshot(world)
+    again = call(url, json.dumps({"body": "Twice"}), content_type="application/json", **auth)
+    assert again.status_code == 401
+    assert again.json()["detail"].startswith("Authentication required")
+    assert snapshot(world) == before
+
+
+def test_a_token_of_a_deactivated_user_stops_working(client, world):
+    blogger = world.users["blogger"]
+    _, secret = ApiToken.issue(blogger, "phone")
+    blogger.is_active = False
+    blogger.save()
+    response = client.post(
+        f"/api/sessions/{world.session.pk}/entries",
+        json.dumps({"body": "x"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert response.status_code == 401
+
+
+def test_a_token_acts_only_as_its_owner(client, world):
+    """The reader's token cannot post, even with the blogger's session cookie beside it."""
+    _, secret = ApiToken.issue(world.users["reader"], "phone")
+    client.force_login(world.users["blogger"])
+    before = snapshot(world)
+    response = client.post(
+        f"/api/sessions/{world.session.pk}/entries",
+        json.dumps({"body": "x"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert response.status_code == 403
+    assert snapshot(world) == before
+
+
+def test_token_forms_need_their_csrf_token(world):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.users["blogger"])
+    assert client.post("/accounts/profile/", {"name": "phone"}).status_code == 403
+    token, _ = ApiToken.issue(world.users["blogger"], "phone")
+    assert client.post(reverse("entries:revoke_token", args=[token.pk])).status_code == 403
+    token.refresh_from_db()
+    assert token.revoked_at is None and ApiToken.objects.count() == 1
+
+
+# ---- The admin -----------------------------------------------------------------------------
+
+
+def test_staff_who_may_only_view_entries_cannot_moderate_them(client, world, django_user_model):
+    viewer = make_user(django_user_model, "vera", is_staff=True)
+    viewer.user_permissions.add(
+        Permission.objects.get(content_type__app_label="entries", codename="view_entry"),
+        Permission.objects.get(content_type__app_label="talks", codename="view_session"),
+    )
+    client.force_login(viewer)
+    before = snapshot(world)
+    assert client.get(reverse("admin:entries_entry_changelist")).status_code == 200
+    for action in ("hide_entries", "mark_key_moments"):
+        client.post(
+            reverse("admin:entries_entry_changelist"),
+            {"action": action, "_selected_action": [world.others.pk]},
+        )
+    client.post(
+        reverse("admin:talks_session_changelist"),
+        {"action": "end_sessions", "_selected_action": [world.session.pk]},
+    )
+    assert snapshot(world) == before
+
+
+def test_organisers_hold_the_moderation_permission_and_bloggers_none(world):
+    assert world.users["organiser"].has_perm("entries.moderate_entry")
+    assert not Group.objects.get(name=BLOGGERS).permissions.exists()
+    assert not world.users["blogger"].is_staff
+
+
+# ---- The websocket: read-only for everyone -----------------------------------------------
+
+WRITE_FRAMES = [
+    {"type": "entry", "body": "injected"},
+    {"type": "entry.created", "session": 1, "body": "injected", "author": 1},
+    {"type": "edit", "id": 1, "body": "changed"},
+    {"type": "delete", "id": 1},
+    {"type": "key_moment", "id": 1, "value": True},
+    {"type": "status", "status": "ended"},
+    {"type": "stream.change", "seq": 1, "text": "{}"},
+    {"type": "ping", "body": "injected"},
+    {"type": "PING"},
+]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", ROLES)
+async def test_the_websocket_never_writes_whoever_is_logged_in(role, world):
+    user = world.users.get(role)
+    cookie = b""
+    if user is not None:
+        client = Client()
+        await sync_to_async(client.force_login)(user)
+        cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    before = await sync_to_async(snapshot)(world)
+    last_seq = await sync_to_async(lambda: Session.objects.get(pk=world.session.pk).last_seq)()
+    path = f"/ws/sessions/{world.session.pk}/?after={last_seq}"
+    for frame in WRITE_FRAMES:
+        frame = {**frame, "id": world.others.pk} if "id" in frame else frame
+        headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", cookie)]
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await communicator.connect()
+        assert connected
+        assert (await communicator.receive_json_from(timeout=3))["type"] == "caught_up"
+        await communicator.send_to(text_data=json.dumps({"type": "ping"}))
+        assert await communicator.receive_json_from(timeout=3) == {"type": "pong"}
+        await communicator.send_to(text_data=json.dumps(frame))
+        closed = await communicator.receive_output(timeout=3)
+        assert closed == {"type": "websocket.close", "code": CLOSE_BAD_REQUEST}, frame
+        await communicator.disconnect()
+    assert await sync_to_async(snapshot)(world) == before
