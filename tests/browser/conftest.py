@@ -8,6 +8,7 @@ chromium these tests skip; with REQUIRE_BROWSER=1 (CI) a skip is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -35,6 +36,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEMO_PASSWORD = "browser-tests-password"
+TIMEOUT_MS = 20_000
+SESSION = "/events/smw-london-2026/like-minds-social-business/"
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -93,16 +96,18 @@ class LiveServer:
             capture_output=True,
             text=True,
             timeout=120,
-            check=True,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stderr}")
         return result.stdout
 
     def shell(self, code: str) -> str:
         return self.manage("shell", "--no-imports", "-c", code)
 
 
-@pytest.fixture(scope="session")
-def live_server_url() -> Iterator[LiveServer]:
+@contextlib.contextmanager
+def _serve() -> Iterator[LiveServer]:
+    """A daphne server on a free port and a database of its own, with the demo seeded."""
     _require_browser()
     database_url, drop = _server_database()
     port = _free_port()
@@ -113,55 +118,77 @@ def live_server_url() -> Iterator[LiveServer]:
         "DEBUG": "1",
         "PYTHONUNBUFFERED": "1",
         "REDIS_PREFIX": f"browser-{uuid.uuid4().hex[:6]}",
+        # One blogger logs in and posts for every test: the limits are tested elsewhere.
+        "RATE_LIMIT_LOGIN": "10000",
+        "RATE_LIMIT_LOGIN_PER_ADDRESS": "10000",
+        "RATE_LIMIT_POSTS": "10000",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     server = LiveServer(f"http://127.0.0.1:{port}", env)
-    server.manage("migrate", "--noinput")
-    server.manage("seed_demo")
-    log = tempfile.NamedTemporaryFile(prefix="liveblog-daphne-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "liveblog.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(server.url + "/", timeout=2)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "daphne did not start:\n" + Path(log.name).read_text()
-                    ) from None
-                time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
+    with tempfile.NamedTemporaryFile(prefix="liveblog-daphne-", suffix=".log") as log:
+        process = None
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        drop()
+            server.manage("migrate", "--noinput")
+            server.manage("seed_demo")
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "liveblog.asgi:application",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(server.url + "/", timeout=2)
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(
+                            "daphne did not start:\n" + Path(log.name).read_text()
+                        ) from None
+                    time.sleep(0.2)
+            yield server
+        finally:
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            drop()
+
+
+@pytest.fixture(scope="session")
+def live_server_url() -> Iterator[LiveServer]:
+    """The server most tests share: they add entries, so assert on what they add."""
+    with _serve() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def pristine_server() -> Iterator[LiveServer]:
+    """A server of the module's own, holding the demo exactly as seeded (for screenshots)."""
+    with _serve() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def browser():
     _require_browser()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Generous waits: the machine running the suite may be busy with other work.
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -177,7 +204,7 @@ def new_page(browser):
 
     def make(**options):
         context = browser.new_context(**options)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
 
@@ -192,3 +219,28 @@ def log_in(page, server: LiveServer, username: str = "blogger") -> None:
     page.fill("#id_password", DEMO_PASSWORD)
     page.press("#id_password", "Enter")
     page.wait_for_url(server.url + "/")
+
+
+def unique(text: str) -> str:
+    return f"{text} {uuid.uuid4().hex[:6]}"
+
+
+def open_reader(new_page, server: LiveServer, path: str = SESSION, **options):
+    """A reader on a session page, once its socket has caught up and is live."""
+    page = new_page(**options)
+    page.goto(server.url + path)
+    wait_until_live(page)
+    return page
+
+
+def wait_until_live(page) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-live-session]")).to_have_attribute("data-connection", "live")
+
+
+def open_console(new_page, server: LiveServer, path: str = SESSION, **options):
+    page = new_page(**options)
+    log_in(page, server)
+    page.goto(server.url + path + "console/")
+    return page

@@ -3,33 +3,10 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import log_in
-
-SESSION = "/events/smw-london-2026/like-minds-social-business/"
-
-
-def unique(text: str) -> str:
-    return f"{text} {uuid.uuid4().hex[:6]}"
-
-
-def open_reader(new_page, server, **options):
-    page = new_page(**options)
-    page.goto(server.url + SESSION)
-    # The socket is up once the reader has caught up: no banner, nothing pending.
-    page.wait_for_function("() => document.querySelector('[data-live-session]') !== null")
-    page.wait_for_timeout(300)
-    return page
-
-
-def open_console(new_page, server):
-    page = new_page()
-    log_in(page, server)
-    page.goto(server.url + SESSION + "console/")
-    return page
+from tests.browser.conftest import SESSION, open_console, open_reader, unique
 
 
 def test_two_readers_see_an_entry_posted_from_the_console_without_reloading(
@@ -46,7 +23,7 @@ def test_two_readers_see_an_entry_posted_from_the_console_without_reloading(
 
     for page in readers:
         entry = page.locator("#entries article.entry").first
-        expect(entry).to_contain_text(text, timeout=5000)
+        expect(entry).to_contain_text(text)
         expect(entry).to_have_attribute("data-seq", re.compile(r"^\d+$"))
         assert (
             page.evaluate("() => performance.getEntriesByType('navigation').length") == 1
@@ -100,11 +77,11 @@ def test_a_reader_offline_while_three_entries_are_posted_gets_all_three_once_in_
         console.fill("#id_body", text)
         console.keyboard.press("Control+Enter")
         expect(console.locator("#console-entries .console-entry").first).to_contain_text(text)
-    reader.wait_for_timeout(500)
+    expect(reader.locator("#live-banner")).to_contain_text("offline")
     reader.context.set_offline(False)
     reader.evaluate("() => window.dispatchEvent(new Event('online'))")
 
-    expect(reader.locator("#entries article.entry").first).to_contain_text(texts[2], timeout=15000)
+    expect(reader.locator("#entries article.entry").first).to_contain_text(texts[2])
     shown = reader.locator("#entries article.entry .entry__body").all_inner_texts()
     positions = [next(i for i, body in enumerate(shown) if text in body) for text in texts]
     assert positions == sorted(positions, reverse=True)  # newest first, in posting order
@@ -152,8 +129,8 @@ def test_what_the_console_queued_offline_is_sent_once_back_online(new_page, live
 
     console.unroute("**/console/entries/")
     console.evaluate("() => window.dispatchEvent(new Event('online'))")
-    expect(console.locator(".console-entry--pending")).to_have_count(0, timeout=15000)
-    expect(reader.locator("#entries article.entry").first).to_contain_text(text, timeout=10000)
+    expect(console.locator(".console-entry--pending")).to_have_count(0)
+    expect(reader.locator("#entries article.entry").first).to_contain_text(text)
     count = server.shell(
         f"from entries.models import Entry; print(Entry.objects.filter(body={text!r}).count())"
     )
