@@ -44,7 +44,8 @@ def session_page(request: HttpRequest, event: str, slug: str) -> HttpResponse:
     before = request.GET.get("before")
     entries = session.entries.visible().for_display().newest_first()
     if before is not None:
-        if not before.isdigit() or len(before) > 18:
+        # isascii: "²" is a digit to str.isdigit() but not to int().
+        if not (before.isascii() and before.isdigit()) or len(before) > 18:
             return HttpResponseBadRequest("`before` must be a positive whole number.")
         entries = entries.filter(created_seq__lt=int(before))
     per_page = settings.ENTRIES_PER_PAGE
@@ -55,7 +56,7 @@ def session_page(request: HttpRequest, event: str, slug: str) -> HttpResponse:
         session.entries.visible()
         .filter(key_moment=True)
         .order_by("created_seq")
-        .only("pk", "session_id", "body", "created_at", "created_seq")
+        .only("pk", "session_id", "html", "created_at", "created_seq")
         if before is None
         else []
     )
@@ -209,6 +210,8 @@ def profile(request: HttpRequest) -> HttpResponse:
         name = request.POST.get("name", "").strip()
         if not name or len(name) > 100:
             error = "Give the token a name of 1 to 100 characters, e.g. “phone”."
+        elif "\x00" in name:
+            error = "The name contains a NUL character."
         else:
             _, new_secret = ApiToken.issue(request.user, name)
     tokens = request.user.api_tokens.all()
