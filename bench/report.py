@@ -47,6 +47,10 @@ def fmt(value, suffix: str = "") -> str:
     return f"{value}{suffix}"
 
 
+def times(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}×"
+
+
 def chart(table: dict[str, dict[int, dict]], path: Path) -> None:
     import matplotlib
 
@@ -79,8 +83,8 @@ def fanout_table(table: dict[str, dict[int, dict]], labels: dict[str, str]) -> l
     floor = table.get("raw", {})
     lines = [
         "| target | readers | p50 ms | p99 ms | max ms | p99 × floor | typical entry p99 ms "
-        "(× floor) | delivered | CPU µs/msg | KiB/reader | handshakes/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "(× floor) | delivered | CPU µs/msg | KiB/reader | handshakes/s | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for target, runs in table.items():
         for readers in sorted(runs):
@@ -93,12 +97,18 @@ def fanout_table(table: dict[str, dict[int, dict]], labels: dict[str, str]) -> l
                 delivered = f"**{delivered}**"
             lines.append(
                 f"| {target} | {readers:,} | {fmt(run['p50_ms'])} | {fmt(run['p99_ms'])} "
-                f"| {fmt(run['max_ms'])} | {fmt(ratio(run['p99_ms'], floor_p99), '×')} "
-                f"| {fmt(typical)} ({fmt(ratio(typical, floor_typical), '×')}) | {delivered} | {fmt(run['cpu_us_per_delivered'])} "
-                f"| {fmt(run['kib_per_reader'])} | {fmt(run['handshakes_per_s'])} |"
+                f"| {fmt(run['max_ms'])} | {times(ratio(run['p99_ms'], floor_p99))} "
+                f"| {fmt(typical)} ({times(ratio(typical, floor_typical))}) | {delivered} | {fmt(run['cpu_us_per_delivered'])} "
+                f"| {fmt(run['kib_per_reader'])} | {fmt(run['handshakes_per_s'])} "
+                f"| {fmt(run.get('load_average'))} |"
             )
     lines.append("")
-    lines.append("Targets: " + "; ".join(f"**{name}**: {label}" for name, label in labels.items()))
+    lines.append(
+        "*load* is the machine's 1-minute load average as the run ended (2 cores: above 2, "
+        "something else was competing for them). "
+        + "; ".join(f"**{name}**: {label}" for name, label in labels.items())
+        + "."
+    )
     return lines
 
 
@@ -165,6 +175,37 @@ def targets_table(table: dict[str, dict[int, dict]], results: list[dict]) -> lis
     return rows
 
 
+def summary(table: dict[str, dict[int, dict]]) -> list[str]:
+    """The headline comparisons of this run, at each N the floor was measured at."""
+    floor = table.get("raw", {})
+    lines = []
+    for readers in sorted(floor):
+        parts = []
+        for target in [*HUB_TARGETS, "channels-daphne", "channels-daphne-redis"]:
+            run = table.get(target, {}).get(readers)
+            if run and run["p99_ms"] is not None:
+                parts.append(
+                    f"{target} {run['p99_ms']:,.0f} ms "
+                    f"({ratio(run['p99_ms'], floor[readers]['p99_ms'])}×)"
+                )
+        if parts:
+            lines.append(
+                f"- {readers:,} readers: the floor's p99 is {floor[readers]['p99_ms']:,.0f} ms; "
+                + "; ".join(parts)
+                + "."
+            )
+    hub = table.get("hub-uvicorn", {}).get(1000)
+    plain = table.get("channels-daphne", {}).get(1000)
+    if hub and plain:
+        lines.append(
+            f"- At 1,000 readers the hub on uvicorn is {plain['p99_ms'] / hub['p99_ms']:.0f}× "
+            f"faster at p99 than plain Channels on daphne, for "
+            f"{plain['cpu_us_per_delivered'] / hub['cpu_us_per_delivered']:.0f}× less CPU "
+            "per delivered message."
+        )
+    return lines
+
+
 def pages_section(pages: dict | None) -> list[str]:
     if not pages:
         return ["Not measured in this run (see skipped runs)."]
@@ -225,6 +266,7 @@ def render(report: dict) -> str:
         pinned="pinned with taskset" if machine["pinned"] else "NOT pinned (no taskset or 1 core)",
         fanout_table="\n".join(fanout_table(table, labels)),
         targets_table="\n".join(targets_table(table, results)),
+        summary="\n".join(summary(table)),
         pages="\n".join(pages_section(report.get("pages"))),
         skipped=skipped or "- none",
     )
