@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer, SessionAuth
 from pydantic import Field
 
 from entries.forms import EntryForm
@@ -33,7 +33,17 @@ class BearerToken(HttpBearer):
         return user
 
 
-WRITE_AUTH = [BearerToken(), django_auth]
+class BrowserSession(SessionAuth):
+    """The browser's login, CSRF-checked. A request with no session cookie at all (a script
+    without its token) is unauthenticated, 401, rather than refused for a missing CSRF token."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
+
+WRITE_AUTH = [BearerToken(), BrowserSession()]
 
 
 class AuthorOut(Schema):

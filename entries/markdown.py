@@ -45,6 +45,28 @@ def _shift_headings(tokens, *_args) -> None:
 _md.core.ruler.push("shift_headings", lambda state: _shift_headings(state.tokens))
 
 
+def _flatten_deep_inline(tokens, *_args) -> None:
+    # maxNesting bounds blocks, but emphasis is paired after parsing and is not bounded:
+    # "*" * 10_000 would nest 5,000 <strong>s. Past the limit, the markers stay as text.
+    limit = _md.options["maxNesting"]
+    for token in tokens:
+        stack: list[bool] = []
+        for child in token.children or ():
+            if child.nesting == 1:
+                stack.append(len(stack) >= limit)
+                flatten = stack[-1]
+            elif child.nesting == -1 and stack:
+                flatten = stack.pop()
+            else:
+                continue
+            if flatten:
+                child.type, child.tag, child.nesting = "text", "", 0
+                child.content, child.attrs = child.markup, {}
+
+
+_md.core.ruler.push("flatten_deep_inline", lambda state: _flatten_deep_inline(state.tokens))
+
+
 def _keep_safe_urls(tag: str, attribute: str, value: str) -> str | None:
     # nh3's url_schemes lets relative and scheme-relative URLs through ("//evil.example",
     # "jav%09ascript:"): an entry has no page of its own to be relative to, so drop them.

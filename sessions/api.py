@@ -50,7 +50,10 @@ class SessionOut(Schema):
 
 
 class SessionFilter(Schema):
-    event: str | None = Field(None, description="The event's id or slug.", max_length=100)
+    # A slug or an id: anything else (a NUL byte, which PostgreSQL refuses) is a 422.
+    event: str | None = Field(
+        None, description="The event's id or slug.", max_length=100, pattern=r"^[-\w]+$"
+    )
     status: Session.Status | None = None
 
 
