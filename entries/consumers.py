@@ -141,7 +141,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         except BaseException:
             # The connection failed mid catch-up (the server raises on a closed socket) and
             # no disconnect will follow: leave now, or the subscription outlives its readers.
-            await self.hub.leave(self.session_id, listener)
+            await self.hub.leave(listener)
             self.listener = None
             raise
         if cursor is not None:
@@ -169,7 +169,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.listener is not None:
-            await self.hub.leave(self.session_id, self.listener)
+            await self.hub.leave(self.listener)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Readers never write: the only frame a client may send is a keep-alive ping.

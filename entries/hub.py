@@ -235,13 +235,14 @@ def _unwrap(send: Send) -> Send:
 class Listener:
     """One reader's place in its session's subscription."""
 
-    __slots__ = ("cursor", "dropped", "held", "sink")
+    __slots__ = ("cursor", "dropped", "held", "sink", "subscription")
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
         self.cursor: int | None = None  # None while catching up
         self.held: list[Frame] = []
         self.dropped = False
+        self.subscription: Subscription | None = None
 
     def push(self, frame: Frame) -> None:
         if self.dropped:
@@ -384,22 +385,25 @@ class Hub:
         if subscription is None or _failed(subscription.ready):
             subscription = self.subscriptions[session_id] = Subscription(self.layer, session_id)
         subscription.listeners.add(listener)
+        listener.subscription = subscription
         try:
             await asyncio.shield(subscription.ready)
         except BaseException:
-            await self.leave(session_id, listener)
+            await self.leave(listener)
             raise
         return subscription
 
-    async def leave(self, session_id: int, listener: Listener) -> None:
+    async def leave(self, listener: Listener) -> None:
         """Unsubscribe the listener, and the process when it was the last reader here."""
         listener.close()
-        subscription = self.subscriptions.get(session_id)
+        subscription = listener.subscription
         if subscription is None or listener not in subscription.listeners:
             return
         subscription.listeners.discard(listener)
         if not subscription.listeners:
-            del self.subscriptions[session_id]
+            # A subscription that failed to start may already have been replaced.
+            if self.subscriptions.get(subscription.session_id) is subscription:
+                del self.subscriptions[subscription.session_id]
             await subscription.close()
 
 

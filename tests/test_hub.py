@@ -76,7 +76,7 @@ async def test_each_process_subscribes_once_and_delivers_to_its_own_readers(
     await wait_until(lambda: all(len(inbox) == 3 for inbox in inboxes))
     assert len(layer_receives) == 2
     for worker, listener in listeners:
-        await worker.leave(session.pk, listener)
+        await worker.leave(listener)
 
 
 async def test_the_subscription_ends_when_the_last_reader_leaves(session, blogger, layer_receives):
@@ -97,6 +97,39 @@ async def test_the_subscription_ends_when_the_last_reader_leaves(session, blogge
     await sync_to_async(post_entry)(session, blogger, "Back again")
     assert (await next_message(third))["seq"] == 2
     await third.disconnect()
+
+
+async def test_a_subscription_that_fails_to_start_is_cleaned_up_and_the_next_reader_served(
+    session, blogger, monkeypatch
+):
+    layer = get_channel_layer()
+    discarded = []
+    original_discard = layer.group_discard
+
+    async def recording_discard(group, channel):
+        discarded.append(channel)
+        await original_discard(group, channel)
+
+    monkeypatch.setattr(layer, "group_discard", recording_discard)
+    last_seq = hub._last_seq
+    failures = [ConnectionError("database restarting")]
+
+    async def flaky_last_seq(session_id):
+        if failures:
+            raise failures.pop()
+        return await last_seq(session_id)
+
+    monkeypatch.setattr(hub, "_last_seq", flaky_last_seq)
+    unlucky = reader(session.pk)
+    assert (await unlucky.connect())[0]
+    with pytest.raises(ConnectionError):
+        await unlucky.receive_output(timeout=3)
+    assert len(discarded) == 1  # its channel had joined the group: it is gone again
+    assert session.pk not in get_hub().subscriptions
+    communicator = await connect(session.pk)
+    await sync_to_async(post_entry)(session, blogger, "Served after all")
+    assert (await next_message(communicator))["seq"] == 1
+    await communicator.disconnect()
 
 
 async def test_a_reader_that_stops_reading_is_dropped_without_holding_up_the_others(
@@ -120,7 +153,7 @@ async def test_a_reader_that_stops_reading_is_dropped_without_holding_up_the_oth
     assert stalled.dropped
     # It was sent the first frame (which never completed), then told to go.
     assert stuck_sends[-1] == {"type": "websocket.close", "code": 4408}
-    await get_hub().leave(session.pk, stalled)
+    await get_hub().leave(stalled)
     for communicator in readers:
         await communicator.disconnect()
 
