@@ -380,8 +380,9 @@ def test_entry_bodies_and_attributions_are_safe_wherever_they_show(
             assert_page_safe(admin, session.get_console_url())
         elif number % 3 == 1:
             assert_page_safe(admin, f"/admin/entries/entry/?session__id__exact={session.pk}")
-            for entry in posted[:2]:
-                assert_page_safe(admin, f"/admin/entries/entry/{entry.pk}/change/")
+            if number == 1:  # the change form escapes every field alike: one text, one quote
+                for entry in posted[:2]:
+                    assert_page_safe(admin, f"/admin/entries/entry/{entry.pk}/change/")
         else:
             for entry in posted:
                 assert_safe(broadcast.entry_payload(entry, Entry.Action.CREATED)["html"], "push")
