@@ -80,7 +80,6 @@ TARGETS = [
         "daphne",
         workers=2,
         layer="redis",
-        max_readers=5000,
     ),
     Target(
         "channels-daphne",
