@@ -7,7 +7,8 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -71,7 +72,9 @@ class Entry(models.Model):
         max_length=200, blank=True, help_text="For a quote from anyone else: who said or wrote it."
     )
     source_url = models.URLField(
-        blank=True, help_text="Where the quote comes from (http or https)."
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Where the quote comes from (http or https).",
     )
     key_moment = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -215,6 +218,9 @@ class Entry(models.Model):
             self.source_url = ""
         elif self.attribution_speaker_id:
             self.attribution_name = ""
+        # Rendered into href and cite: only http(s), whichever door the entry came in by.
+        if self.source_url and not self.source_url.lower().startswith(("http://", "https://")):
+            raise ValidationError({"source_url": "The source must be an http or https URL."})
         self.html = render_markdown(self.body)
         with transaction.atomic():
             self.seq = self.session.allocate_seq()

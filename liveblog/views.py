@@ -4,7 +4,8 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.auth.views import LoginView as DjangoLoginView
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import permission_denied as default_permission_denied
 
 from liveblog.ratelimit import RateLimited, client_address, hit
@@ -44,3 +45,13 @@ class LoginView(DjangoLoginView):
             response["Retry-After"] = str(limited.retry_after)
             return response
         return super().post(request, *args, **kwargs)
+
+
+@csrf_exempt  # it writes nothing, whatever the method
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Under /api/, even a path that matches no route answers JSON."""
+    return JsonResponse(
+        {"detail": f"No API endpoint at {request.path}."},
+        status=404,
+        content_type="application/json; charset=utf-8",
+    )

@@ -424,3 +424,9 @@ def test_the_openapi_schema_is_valid(client):
     from openapi_spec_validator import validate
 
     validate(client.get("/api/openapi.json").json())
+
+
+def test_an_unrouted_api_path_answers_json_404(client):
+    response = client.get("/api/entries/null")
+    assert response.status_code == 404
+    assert response.json()["detail"] == "No API endpoint at /api/entries/null."

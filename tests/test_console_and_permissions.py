@@ -279,3 +279,18 @@ def test_text_entries_drop_stray_attribution(session, blogger, euan):
         source_url="https://x.example",
     )
     assert (entry.attribution_speaker, entry.attribution_name, entry.source_url) == (None, "", "")
+
+
+def test_a_source_url_that_is_not_http_is_refused_whichever_door(session, blogger):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        post_entry(
+            session,
+            blogger,
+            "x",
+            kind="quote",
+            attribution_name="A",
+            source_url="javascript:alert(1)",
+        )
+    assert not Entry.objects.exists()

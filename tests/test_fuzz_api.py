@@ -11,7 +11,6 @@ Bearer token is the blogger's, the outsider's, or missing.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -89,7 +88,6 @@ def test_no_request_makes_a_server_error_or_an_unasked_change(
     # What each accepted write says the entry now is; compared with the database at the end.
     accepted: dict[int, dict] = {}
     server_errors: list[str] = []
-    unrouted: list[str] = []
 
     @settings(
         max_examples=EXAMPLES,
@@ -119,10 +117,7 @@ def test_no_request_makes_a_server_error_or_an_unasked_change(
             return
         assert response.status_code < 500
         content_type = response.headers.get("content-type", [""])[0]
-        if response.status_code == 404 and content_type.startswith("text/html"):
-            # A path no API route matches (/api/entries/null): Django's own 404 page.
-            unrouted.append(case.formatted_path)
-        elif response.status_code >= 400:
+        if response.status_code >= 400:
             assert content_type == "application/json; charset=utf-8", response.text[:200]
             assert "detail" in response.json(), response.text
         if method in {"POST", "PATCH", "DELETE"} and response.status_code in {200, 201}:
@@ -131,9 +126,6 @@ def test_no_request_makes_a_server_error_or_an_unasked_change(
 
     run()
     assert server_errors == []
-    # Only paths that fit no route get Django's HTML 404; a well-formed path answers JSON.
-    routed = re.compile(r"/api/(sessions|entries)/\d+(/entries)?")
-    assert [path for path in unrouted if routed.fullmatch(path)] == []
     # Only what accepted writes made: no entry appeared or changed otherwise.
     after = {entry.pk: entry for entry in Entry.objects.all()}
     assert set(after) == set(before) | set(accepted)
