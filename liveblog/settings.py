@@ -248,7 +248,6 @@ STORAGES = {
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default; a bare "example.com" means https
 
 # Behind a TLS-terminating proxy (docs/deploy.md).
 if envbool("BEHIND_TLS_PROXY", default=False):
