@@ -411,7 +411,7 @@ def main() -> None:
     # Every target at one N, then the next N: each ratio compares runs close in time.
     runs = [(t, n) for n in readers_list for t in targets if n <= t.max_readers]
     skipped += [
-        {"target": t.name, "readers": n, "reason": f"above its limit of {t.max_readers} readers"}
+        {"target": t.name, "readers": n, "reason": f"above its limit of {t.max_readers:,} readers"}
         for t in targets
         for n in readers_list
         if n > t.max_readers
