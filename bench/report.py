@@ -12,15 +12,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 CHART = ROOT / "bench" / "results" / "fanout.png"
-HUB_TARGETS = ["hub-uvicorn", "hub-daphne", "hub-uvicorn-redis-2w", "hub-daphne-redis-2w"]
+HUB_TARGETS = [
+    "hub-uvicorn",
+    "hub-daphne",
+    "hub-uvicorn-pubsub-2w",
+    "hub-uvicorn-redis-2w",
+    "hub-daphne-pubsub-2w",
+]
+BASELINES = ["channels-daphne", "channels-daphne-pubsub", "channels-daphne-redis"]
 COLOURS = {
     "raw": "#222222",
     "hub-uvicorn": "#1b7837",
     "hub-daphne": "#5aae61",
-    "hub-uvicorn-redis-2w": "#2166ac",
-    "hub-daphne-redis-2w": "#67a9cf",
+    "hub-uvicorn-pubsub-2w": "#2166ac",
+    "hub-uvicorn-redis-2w": "#542788",
+    "hub-daphne-pubsub-2w": "#67a9cf",
     "channels-daphne": "#b2182b",
-    "channels-daphne-redis": "#ef8a62",
+    "channels-daphne-pubsub": "#ef8a62",
+    "channels-daphne-redis": "#e08214",
 }
 
 
@@ -184,7 +193,7 @@ def summary(table: dict[str, dict[int, dict]]) -> list[str]:
     lines = []
     for readers in sorted(floor):
         parts = []
-        for target in [*HUB_TARGETS, "channels-daphne", "channels-daphne-redis"]:
+        for target in [*HUB_TARGETS, *BASELINES]:
             run = table.get(target, {}).get(readers)
             if run and run["p99_ms"] is not None:
                 parts.append(

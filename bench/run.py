@@ -10,7 +10,7 @@ into docs/benchmarks.md and bench/results/fanout.png.
     python -m bench.run --quick              # 100 and 1,000 readers, fewer entries
     python -m bench.run --only raw hub-uvicorn --readers 1000
 
-The two-worker targets need PostgreSQL and Redis (BENCH_DATABASE_URL, default
+The Redis targets need PostgreSQL and Redis (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/liveblog_bench; BENCH_REDIS_URL, default
 redis://127.0.0.1:6379/15); without them they are skipped with a message.
 """
@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
+DEFAULT_OUTPUT = RESULTS / "fanout.json"
 READERS = [100, 1000, 5000, 10000]
 
 
@@ -58,39 +59,62 @@ class Target:
     server: str  # raw, uvicorn or daphne
     app: str = "liveblog.asgi:application"
     workers: int = 1
-    layer: str = "memory"  # memory or redis (redis also means PostgreSQL)
+    # CHANNEL_LAYER for the servers: memory (with SQLite), or redis-pubsub or redis (with
+    # PostgreSQL), as liveblog/settings.py reads it.
+    layer: str = "memory"
     max_readers: int = 10000
-    notes: list[str] = field(default_factory=list)
+
+    @property
+    def database(self) -> str:
+        return "sqlite" if self.layer == "memory" else "postgres"
 
 
+PUBSUB = "Redis pub/sub layer (the default with REDIS_URL) + PostgreSQL"
+LIST = "Redis list layer (CHANNEL_LAYER=redis) + PostgreSQL"
+PLAIN = "plain Channels (group_send per reader), daphne"
 TARGETS = [
     Target("raw", "raw websockets broadcast (the floor)", "raw"),
     Target("hub-uvicorn", "liveblog hub, uvicorn, in-memory layer", "uvicorn"),
     Target("hub-daphne", "liveblog hub, daphne, in-memory layer", "daphne"),
     Target(
+        "hub-uvicorn-pubsub-2w",
+        f"liveblog hub, 2 uvicorn workers, {PUBSUB}",
+        "uvicorn",
+        workers=2,
+        layer="redis-pubsub",
+    ),
+    Target(
         "hub-uvicorn-redis-2w",
-        "liveblog hub, 2 uvicorn workers, Redis + PostgreSQL",
+        f"liveblog hub, 2 uvicorn workers, {LIST}",
         "uvicorn",
         workers=2,
         layer="redis",
     ),
     Target(
-        "hub-daphne-redis-2w",
-        "liveblog hub, 2 daphne workers, Redis + PostgreSQL",
+        "hub-daphne-pubsub-2w",
+        f"liveblog hub, 2 daphne workers, {PUBSUB}",
         "daphne",
         workers=2,
-        layer="redis",
+        layer="redis-pubsub",
     ),
     Target(
         "channels-daphne",
-        "plain Channels (group_send per reader), daphne, in-memory layer",
+        f"{PLAIN}, in-memory layer",
         "daphne",
         app="bench.baseline_asgi:application",
         max_readers=1000,
     ),
     Target(
+        "channels-daphne-pubsub",
+        f"{PLAIN}, {PUBSUB}",
+        "daphne",
+        app="bench.baseline_asgi:application",
+        layer="redis-pubsub",
+        max_readers=1000,
+    ),
+    Target(
         "channels-daphne-redis",
-        "plain Channels (group_send per reader), daphne, Redis + PostgreSQL",
+        f"{PLAIN}, {LIST}",
         "daphne",
         app="bench.baseline_asgi:application",
         layer="redis",
@@ -134,7 +158,7 @@ def server_env(workdir: Path, layer: str, databases: dict[str, str]) -> dict[str
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "REDIS_PREFIX"}
+        if key not in {"DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "CHANNEL_LAYER"}
     }
     env.update(
         DJANGO_SETTINGS_MODULE="liveblog.settings",
@@ -151,12 +175,13 @@ def server_env(workdir: Path, layer: str, databases: dict[str, str]) -> dict[str
         STATIC_ROOT=str(workdir / "static"),
         PYTHONPATH=str(ROOT),
     )
-    if layer == "redis":
+    env["CHANNEL_LAYER"] = layer
+    if layer == "memory":
+        env["DATABASE_URL"] = databases["sqlite"]
+    else:
         env["DATABASE_URL"] = databases["postgres"]
         env["REDIS_URL"] = databases["redis"]
         env["REDIS_PREFIX"] = f"liveblog-bench-{os.getpid()}"
-    else:
-        env["DATABASE_URL"] = databases["sqlite"]
     return env
 
 
@@ -381,7 +406,13 @@ def main() -> None:
         "--entries", type=int, help="entries per run (default 40, 20 at 5,000, 10 above)"
     )
     parser.add_argument("--skip-pages", action="store_true")
-    parser.add_argument("--output", type=Path, default=RESULTS / "fanout.json")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help="where to write the JSON; docs/benchmarks.md is regenerated only for the default",
+    )
     args = parser.parse_args()
 
     readers_list = args.readers or ([100, 1000] if args.quick else READERS)
@@ -401,12 +432,14 @@ def main() -> None:
         "redis": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
     }
     skipped: list[dict] = []
-    if any(t.layer == "redis" for t in targets):
+    if any(t.database == "postgres" for t in targets):
         reason = postgres_and_redis(databases["postgres"], databases["redis"])
         if reason:
             print(f"Skipping the Redis targets: {reason}", file=sys.stderr)
-            skipped += [{"target": t.name, "reason": reason} for t in targets if t.layer == "redis"]
-            targets = [t for t in targets if t.layer != "redis"]
+            skipped += [
+                {"target": t.name, "reason": reason} for t in targets if t.database == "postgres"
+            ]
+            targets = [t for t in targets if t.database != "postgres"]
 
     # Every target at one N, then the next N: each ratio compares runs close in time.
     runs = [(t, n) for n in readers_list for t in targets if n <= t.max_readers]
@@ -421,9 +454,10 @@ def main() -> None:
     print(f"Preparing databases in {workdir} ...", file=sys.stderr)
     memory_env = server_env(workdir, "memory", databases)
     django(["manage.py", "collectstatic", "--noinput", "-v", "0"], memory_env)
-    fixtures["memory"] = prepare_database(memory_env, labels)
-    if any(t.layer == "redis" for t in targets):
-        fixtures["redis"] = prepare_database(server_env(workdir, "redis", databases), labels)
+    fixtures["sqlite"] = prepare_database(memory_env, labels)
+    if any(t.database == "postgres" for t in targets):
+        postgres_env = server_env(workdir, "redis-pubsub", databases)
+        fixtures["postgres"] = prepare_database(postgres_env, labels)
 
     started = time.monotonic()
     progress = Progress(len(runs) + (0 if args.skip_pages else 1))
@@ -435,7 +469,7 @@ def main() -> None:
         try:
             with servers(target, env, log) as (ports, pids):
                 result = run_client(
-                    fanout_args(target, readers, entries, fixtures[target.layer], ports, pids),
+                    fanout_args(target, readers, entries, fixtures[target.database], ports, pids),
                     env,
                     progress,
                 )
@@ -489,11 +523,17 @@ def main() -> None:
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"Wrote {args.output.relative_to(ROOT)} in {report['duration_s']} s", file=sys.stderr)
-    from bench import report as render
+    print(f"Wrote {args.output} in {report['duration_s']} s", file=sys.stderr)
+    if args.output == DEFAULT_OUTPUT:
+        from bench import report as render
 
-    render.main([str(args.output)])
-    shutil.rmtree(workdir, ignore_errors=True)
+        render.main([str(args.output)])
+    else:
+        print(f"Render it with: python -m bench.report {args.output}", file=sys.stderr)
+    if args.keep:
+        print(f"Kept {workdir} (servers.log has the servers' output)", file=sys.stderr)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
