@@ -28,4 +28,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-m", "liveblog.health"]
 # --proxy-headers: client addresses from X-Forwarded-For, set by the proxy (the only way in).
-CMD ["sh", "-c", "exec daphne --bind 0.0.0.0 --port \"$PORT\" --proxy-headers liveblog.asgi:application"]
+CMD ["sh", "-c", "exec python -m liveblog.server --bind 0.0.0.0 --port \"$PORT\" --proxy-headers"]

@@ -37,7 +37,7 @@ run: seed
 	@echo "  Log in at http://$(HOST):$(PORT)/accounts/login/ as 'blogger' (console) or 'organiser' (admin at /admin/)"
 	@echo "  Password: $${DEMO_PASSWORD:-liveblog-demo}   Stop with Ctrl+C."
 	@echo
-	$(BIN)/daphne -b $(HOST) -p $(PORT) liveblog.asgi:application
+	$(BIN)/python -m liveblog.server -b $(HOST) -p $(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -134,12 +134,11 @@ def _serve() -> Iterator[LiveServer]:
                 [
                     sys.executable,
                     "-m",
-                    "daphne",
+                    "liveblog.server",
                     "-b",
                     "127.0.0.1",
                     "-p",
                     str(port),
-                    "liveblog.asgi:application",
                 ],
                 cwd=ROOT,
                 env=env,
