@@ -192,6 +192,6 @@ def _parse_after(query_string: bytes) -> int | None:
     if not values:
         return 0
     value = values[-1]
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         return None
     return int(value)

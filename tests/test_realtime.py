@@ -175,7 +175,7 @@ async def test_a_cursor_from_the_future_is_told_to_reload(session):
 
 
 @pytest.mark.parametrize(
-    "query", ["after=abc", "after=-1", "after=1.5", "after=" + "9" * 30, "after="]
+    "query", ["after=abc", "after=-1", "after=1.5", "after=" + "9" * 30, "after=", "after=%C2%B2"]
 )
 async def test_a_bad_cursor_closes_with_4400(session, query):
     communicator = reader(session.pk, query)
@@ -193,6 +193,14 @@ async def test_an_unknown_session_closes_with_4404(db):
         "type": "websocket.close",
         "code": CLOSE_NOT_FOUND,
     }
+
+
+async def test_a_missing_origin_is_refused(session):
+    communicator = WebsocketCommunicator(
+        application, f"/ws/sessions/{session.pk}/", headers=[(b"host", b"127.0.0.1")]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
 
 
 async def test_a_foreign_origin_is_refused(session):
