@@ -22,6 +22,7 @@ already covered are skipped when it goes live. See docs/realtime.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import struct
@@ -179,12 +180,16 @@ class AsgiSink:
             # The connection is gone; its disconnect follows and removes the reader.
             self.queue.clear()
         finally:
-            self.task = None
+            if self.task is asyncio.current_task():
+                self.task = None
 
     def drop(self) -> None:
         self.close()
-        message = {"type": "websocket.close", "code": self.close_code}
-        self.task = asyncio.get_running_loop().create_task(self.send(message))
+        self.task = asyncio.get_running_loop().create_task(self._close())
+
+    async def _close(self) -> None:
+        with contextlib.suppress(Exception):  # already gone: nothing to tell it
+            await self.send({"type": "websocket.close", "code": self.close_code})
 
     def close(self) -> None:
         self.queue.clear()

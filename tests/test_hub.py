@@ -153,7 +153,9 @@ async def test_a_reader_that_stops_reading_is_dropped_without_holding_up_the_oth
     assert stalled.dropped
     # It was sent the first frame (which never completed), then told to go.
     assert stuck_sends[-1] == {"type": "websocket.close", "code": 4408}
+    telling_it_to_go = stalled.sink.task
     await get_hub().leave(stalled)
+    await wait_until(telling_it_to_go.done)  # nothing is left waiting on a dead reader
     for communicator in readers:
         await communicator.disconnect()
 
