@@ -167,7 +167,7 @@ def _serve() -> Iterator[LiveServer]:
             drop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server_url() -> Iterator[LiveServer]:
     """The server most tests share: they add entries, so assert on what they add."""
     with _serve() as server:
@@ -181,7 +181,9 @@ def pristine_server() -> Iterator[LiveServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop marked as running while it is
+# open, which would break every asyncio test collected after the browser tests.
+@pytest.fixture(scope="package")
 def browser():
     _require_browser()
     from playwright.sync_api import expect, sync_playwright
