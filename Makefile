@@ -67,7 +67,7 @@ clean:
 # BENCH_ARGS=--quick for a short run; the Redis targets need PostgreSQL and Redis.
 .PHONY: bench bench-deps
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	$(BIN)/pip install --quiet ".[dev,bench]"
 	touch $@ $(VENV)/.installed $(VENV)/.installed-dev
 
 bench-deps: $(VENV)/.installed-bench
