@@ -204,7 +204,7 @@ def server_command(target: Target, port: int) -> list[str]:
             "--no-access-log",
             "--log-level=warning",
             "--loop=uvloop",
-            "--http=httptools",
+            "--http=auto",  # httptools when installed, else h11
             "--ws=websockets-sansio",
             "--ws-per-message-deflate=false",
         ]
