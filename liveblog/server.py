@@ -2,8 +2,11 @@
 
     python -m liveblog.server [daphne options]   e.g. -b 127.0.0.1 -p 8000
 
-Readers only ever send a tiny ping, so incoming websocket messages are capped small; an
-idle socket is pinged, and one that does not answer is closed. `make run`, the Docker
+Readers only ever send a tiny ping, so incoming websocket frames are capped small; an
+idle socket is pinged, and one that does not answer is closed. autobahn, under daphne,
+holds what the server sends to the same message cap as what it receives, so that cap
+stays above the largest change the server can send: an entry of the longest body, in its
+most expanding Markdown, framed as JSON (tests/test_server_limits.py checks the margin). `make run`, the Docker
 image and the tests that start real servers all go through here.
 """
 
@@ -14,9 +17,11 @@ import sys
 from daphne.cli import CommandLineInterface
 
 APPLICATION = "liveblog.asgi:application"
+MAX_FRAME_BYTES = 4096  # a reader's ping is 15 bytes
+MAX_MESSAGE_BYTES = 256 * 1024  # both ways: also the largest message the server may send
 WEBSOCKET_LIMITS = [
-    "--websocket-max-message-size", "4096",  # bytes; a reader's ping is 15
-    "--websocket-max-frame-size", "4096",
+    "--websocket-max-frame-size", str(MAX_FRAME_BYTES),
+    "--websocket-max-message-size", str(MAX_MESSAGE_BYTES),
     "--ping-interval", "20",  # seconds idle before the server pings
     "--ping-timeout", "30",  # seconds without an answer before it closes the socket
     "--websocket_connect_timeout", "10",  # seconds to finish the handshake

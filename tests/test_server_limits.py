@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 import websockets
 
-from liveblog.server import APPLICATION, arguments
+from entries import broadcast
+from entries.models import Entry
+from liveblog.server import APPLICATION, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,8 +25,24 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_limits_come_before_any_option_and_the_app_is_added_once():
     args = arguments(["-b", "127.0.0.1", "-p", "9000"])
     assert args[-1] == APPLICATION and args.count(APPLICATION) == 1
-    assert args[args.index("--websocket-max-message-size") + 1] == "4096"
+    assert args[args.index("--websocket-max-frame-size") + 1] == str(MAX_FRAME_BYTES)
+    assert args[args.index("--websocket-max-message-size") + 1] == str(MAX_MESSAGE_BYTES)
     assert arguments(["other.asgi:application"])[-1] == "other.asgi:application"
+
+
+# Bodies of the longest length, each in a Markdown that expands as much as we know of.
+EXPANDING = ["<a@b.c>", "😀", '"', "&", "[a](http://b)", "|a|\n", "*a* ", "- a\n"]
+
+
+@pytest.mark.parametrize("unit", EXPANDING)
+def test_the_longest_entry_fits_in_a_message_with_room_to_spare(unit, session, blogger, settings):
+    # autobahn holds outgoing messages to the same cap as incoming ones: an entry's change,
+    # framed as JSON with its fragment, must stay well under it.
+    body = (unit * settings.ENTRY_BODY_MAX_LENGTH)[: settings.ENTRY_BODY_MAX_LENGTH].strip()
+    entry = Entry.post(session=session, author=blogger, kind="quote", body=body,
+                       attribution_name="N" * 200, source_url="https://example.com/" + "p" * 150)  # fmt: skip
+    message = broadcast.encode(broadcast.entry_payload(entry, Entry.Action.CREATED))
+    assert len(message.encode()) < MAX_MESSAGE_BYTES / 2
 
 
 @pytest.fixture(scope="module")
@@ -63,34 +82,69 @@ def server(tmp_path_factory):
                     "server did not start"
                 )
                 time.sleep(0.2)
-        yield port
+        yield port, env
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-async def test_an_oversized_client_message_closes_the_socket(server):
+@pytest.fixture(scope="module")
+def port(server):
+    return server[0]
+
+
+LONG_ENTRY = """
+from django.contrib.auth import get_user_model
+from entries.models import Entry
+from sessions.models import Session
+session = Session.objects.get(pk=1)
+author = get_user_model().objects.get(username="blogger")
+body = "Slide notes & <asides> " * 200  # ~4,600 characters; escaped, its HTML is larger still
+entry = Entry.post(session=session, author=author, kind="text", body=body)
+print(entry.pk, entry.seq, len(entry.html))
+"""
+
+
+async def test_catch_up_sends_entries_larger_than_the_client_message_cap(server):
+    # The cap is for what clients send; what the server sends (a long entry's fragment in
+    # a catch-up or a live push) must not be held to it.
+    port, env = server
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", LONG_ENTRY],
+        cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,
+    )  # fmt: skip
+    pk, seq, html_length = map(int, result.stdout.split()[-3:])
+    assert html_length > 5000
+    url = f"ws://127.0.0.1:{port}/ws/sessions/1/?after={seq - 1}"
+    async with websockets.connect(url, origin=f"http://127.0.0.1:{port}") as ws:
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert first["id"] == pk and first["seq"] == seq and len(first["html"]) > 5000
+        assert '"caught_up"' in await asyncio.wait_for(ws.recv(), 10)
+
+
+async def test_an_oversized_client_message_closes_the_socket(port):
     async def scenario():
-        url = f"ws://127.0.0.1:{server}/ws/sessions/1/"
-        async with websockets.connect(url, origin=f"http://127.0.0.1:{server}") as ws:
+        url = f"ws://127.0.0.1:{port}/ws/sessions/1/"
+        async with websockets.connect(url, origin=f"http://127.0.0.1:{port}") as ws:
             while '"caught_up"' not in await asyncio.wait_for(ws.recv(), 10):
                 pass
             await ws.send('{"type":"ping"}')
             assert await asyncio.wait_for(ws.recv(), 10) == '{"type":"pong"}'
-            await ws.send("x" * 10_000)
+            await ws.send("x" * (MAX_MESSAGE_BYTES + 1))
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 10)
             return closed.value.rcvd.code if closed.value.rcvd else None
 
     # The server drops the socket (1009 "message too big", or the TCP connection at once)
+    # at the first frame over MAX_FRAME_BYTES
     # rather than reading on; a message under the cap would get the protocol's 4400.
     assert await scenario() in {1009, None}
 
 
-async def test_a_small_non_protocol_message_gets_the_protocol_close_code(server):
+async def test_a_small_non_protocol_message_gets_the_protocol_close_code(port):
     async def scenario():
-        url = f"ws://127.0.0.1:{server}/ws/sessions/1/"
-        async with websockets.connect(url, origin=f"http://127.0.0.1:{server}") as ws:
+        url = f"ws://127.0.0.1:{port}/ws/sessions/1/"
+        async with websockets.connect(url, origin=f"http://127.0.0.1:{port}") as ws:
             while '"caught_up"' not in await asyncio.wait_for(ws.recv(), 10):
                 pass
             await ws.send("x" * 3000)
