@@ -5,15 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('entries', '0002_idempotency_and_api_tokens'),
+        ("entries", "0002_idempotency_and_api_tokens"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='entry',
-            name='source_url',
-            field=models.URLField(blank=True, help_text='Where the quote comes from (http or https).', validators=[django.core.validators.URLValidator(schemes=['http', 'https'])]),
+            model_name="entry",
+            name="source_url",
+            field=models.URLField(
+                blank=True,
+                help_text="Where the quote comes from (http or https).",
+                validators=[django.core.validators.URLValidator(schemes=["http", "https"])],
+            ),
         ),
     ]
