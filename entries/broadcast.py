@@ -32,8 +32,17 @@ logger = logging.getLogger(__name__)
 STREAM_CHANGE = "stream.change"
 
 
+# The message that closes a signed-out user's sockets.
+USER_SIGNED_OUT = "user.signed_out"
+
+
 def group_name(session_id: int) -> str:
     return f"session.{session_id}"
+
+
+def user_group_name(user_id: int) -> str:
+    """The group of one signed-in user's open sockets."""
+    return f"user.{user_id}"
 
 
 class FragmentCache:
@@ -136,3 +145,14 @@ def _send_on_commit(session_id: int, seq: int, build) -> None:
             logger.exception("broadcast of seq %s to session %s failed", seq, session_id)
 
     transaction.on_commit(send, robust=True)
+
+
+def user_signed_out(user_id: int) -> None:
+    """Close the user's open sockets: Channels would go on treating them as signed in."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(
+            user_group_name(user_id), {"type": USER_SIGNED_OUT}
+        )
+    except Exception:
+        # Signing out still works; the sockets are read-only and close with the page.
+        logger.exception("closing the sockets of user %s failed", user_id)

@@ -4,10 +4,14 @@ Protocol (docs/realtime.md): connect to /ws/sessions/<id>/?after=SEQ; the server
 every change after SEQ in sequence order, then {"type": "caught_up", "seq": N}, then live
 changes, which the in-process hub (entries/hub.py) writes to every reader of the session.
 Clients may only send {"type": "ping"}; anything else closes the socket.
+
+Each worker admits a limited number of sockets per client address (ConnectionGate); a
+signed-in reader's socket also listens on the user's group, so that signing out closes it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any
@@ -16,11 +20,15 @@ from urllib.parse import parse_qs
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import DEFAULT_CHANNEL_LAYER
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from entries import broadcast
 from entries.hub import Listener, SessionNotFound, get_hub, sink_for
 from entries.models import Entry
+from liveblog.ratelimit import ConnectionGate
 from sessions.models import Session
 
 logger = logging.getLogger(__name__)
@@ -29,6 +37,8 @@ CLOSE_BAD_REQUEST = 4400  # malformed `after`, or a client frame that is not a p
 CLOSE_NOT_FOUND = 4404  # no such session
 CLOSE_RELOAD = 4205  # too far behind (or ahead): reload the page instead of replaying
 CLOSE_TOO_SLOW = 4408  # not reading its frames; where the server can, the connection is cut
+CLOSE_SIGNED_OUT = 4401  # the user signed out: reconnect (as who the browser is now)
+CLOSE_BUSY = 4429  # too many sockets from this address: a "busy" message says when to retry
 
 
 # Entries read whole per query when their fragments are not cached (SQLite caps parameters).
@@ -102,12 +112,37 @@ class CatchUp:
         return changes
 
 
+@functools.cache
+def connection_gate() -> ConnectionGate:
+    """This process's gate, from the settings (built again when a test changes them)."""
+    return ConnectionGate(
+        concurrent=settings.WEBSOCKET_MAX_PER_ADDRESS,
+        rate=settings.WEBSOCKET_CONNECT_RATE,
+        burst=settings.WEBSOCKET_CONNECT_BURST,
+    )
+
+
+@receiver(setting_changed)
+def _settings_changed(setting: str, **kwargs: Any) -> None:
+    if setting.startswith("WEBSOCKET_"):
+        connection_gate.cache_clear()
+
+
 class SessionConsumer(AsyncWebsocketConsumer):
     """A reader's socket: catch-up through this consumer, live changes through the hub."""
 
     # The hub holds the session's one channel for the whole process, so a reader needs no
     # channel of its own; an alias that names no layer gives it none (AsyncConsumer.__call__).
+    # A signed-in user's socket takes one, to hear that the user signed out.
     channel_layer_alias = "liveblog.readers-use-the-hub"
+
+    async def __call__(self, scope, receive, send) -> None:
+        # AuthMiddleware has resolved the user before the consumer runs: no query here.
+        user = scope.get("user")
+        self.user_id = user.pk if user is not None and user.is_authenticated else None
+        if self.user_id is not None:
+            self.channel_layer_alias = DEFAULT_CHANNEL_LAYER
+        await super().__call__(scope, receive, send)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every handler, a thread hop per
@@ -121,11 +156,24 @@ class SessionConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
         self.listener: Listener | None = None
+        self.address: str | None = None
         after = _parse_after(self.scope.get("query_string", b""))
         await self.accept()
         if after is None:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
+        address = (self.scope.get("client") or ["unknown"])[0]
+        retry_after = connection_gate().admit(address)
+        if retry_after is not None:
+            # daphne cannot answer a handshake with 429, so the socket says it instead.
+            await self.send(broadcast.encode({"type": "busy", "retry_after": retry_after}))
+            await self.close(code=CLOSE_BUSY)
+            return
+        self.address = address
+        if self.user_id is not None and self.channel_layer is not None:
+            await self.channel_layer.group_add(
+                broadcast.user_group_name(self.user_id), self.channel_name
+            )
         # Join before reading the catch-up, so nothing committed in between is missed: the
         # hub holds live changes until the reader goes live, then skips those covered.
         self.hub = get_hub()
@@ -141,8 +189,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         except BaseException:
             # The connection failed mid catch-up (the server raises on a closed socket) and
             # no disconnect will follow: leave now, or the subscription outlives its readers.
-            await self.hub.leave(listener)
-            self.listener = None
+            await self.leave()
             raise
         if cursor is not None:
             listener.go_live(cursor)
@@ -168,8 +215,25 @@ class SessionConsumer(AsyncWebsocketConsumer):
         return cursor
 
     async def disconnect(self, code: int) -> None:
+        await self.leave()
+
+    async def leave(self) -> None:
+        """Give back what connect() took: the hub's place, the gate's count, the group."""
         if self.listener is not None:
             await self.hub.leave(self.listener)
+            self.listener = None
+        if self.address is not None:
+            connection_gate().release(self.address)
+            self.address = None
+            if self.user_id is not None and self.channel_layer is not None:
+                await self.channel_layer.group_discard(
+                    broadcast.user_group_name(self.user_id), self.channel_name
+                )
+
+    async def user_signed_out(self, message: dict[str, Any]) -> None:
+        # Channels would keep the old user on this socket: close it, and the page
+        # reconnects as whoever the browser is now.
+        await self.close(code=CLOSE_SIGNED_OUT)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Readers never write: the only frame a client may send is a keep-alive ping.

@@ -1,7 +1,9 @@
-"""Fixed-window rate limits kept in the cache (shared across workers with Redis)."""
+"""Rate limits: fixed windows in the cache for requests (shared across workers with Redis),
+and an in-process gate for websocket connections."""
 
 from __future__ import annotations
 
+import math
 import time
 
 from django.conf import settings
@@ -36,3 +38,63 @@ def hit(key: str, *, limit: int, window: int) -> None:
 
 def client_address(request) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+class ConnectionGate:
+    """Admission of long-lived connections per client address, within one process.
+
+    At most `concurrent` open at once from an address, and new ones at `rate` per second
+    after a burst of `burst` (a token bucket). It counts in memory, with no cache round
+    trip, so a reconnect storm costs nothing extra per handshake; each worker process keeps
+    its own count. A limit of 0 turns that check off.
+    """
+
+    # Forget the buckets of idle addresses once this many are known.
+    PRUNE_AT = 10_000
+    # What to tell a client turned away because its address has too many open: some of
+    # them have to close first, which no one can foresee.
+    FULL_RETRY_SECONDS = 10
+
+    def __init__(
+        self, *, concurrent: int, rate: float, burst: int, clock=time.monotonic
+    ) -> None:
+        self.concurrent = concurrent
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.open: dict[str, int] = {}
+        self.buckets: dict[str, tuple[float, float]] = {}  # address: (tokens, as of when)
+
+    def admit(self, address: str) -> int | None:
+        """Count a new connection from `address`; None if admitted, else seconds to wait."""
+        if self.concurrent and self.open.get(address, 0) >= self.concurrent:
+            return self.FULL_RETRY_SECONDS
+        if self.rate and self.burst:
+            now = self.clock()
+            tokens, then = self.buckets.get(address, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+            if tokens < 1:
+                self.buckets[address] = (tokens, now)
+                return max(1, math.ceil((1 - tokens) / self.rate))
+            if len(self.buckets) >= self.PRUNE_AT:
+                self._prune(now)
+            self.buckets[address] = (tokens - 1, now)
+        self.open[address] = self.open.get(address, 0) + 1
+        return None
+
+    def release(self, address: str) -> None:
+        """A connection that admit() let in has closed."""
+        left = self.open.get(address, 0) - 1
+        if left > 0:
+            self.open[address] = left
+        else:
+            self.open.pop(address, None)
+
+    def _prune(self, now: float) -> None:
+        full = [
+            address
+            for address, (tokens, then) in self.buckets.items()
+            if tokens + (now - then) * self.rate >= self.burst
+        ]
+        for address in full:
+            del self.buckets[address]

@@ -294,6 +294,11 @@ RATE_LIMIT_LOGIN_PER_ADDRESS = envint("RATE_LIMIT_LOGIN_PER_ADDRESS", 100)  # 5 
 RATE_LIMIT_POSTS = envint("RATE_LIMIT_POSTS", 60)  # new entries per blogger per minute
 RATE_LIMIT_API = envint("RATE_LIMIT_API", 600)  # API calls per token per minute
 RATE_LIMIT_PREFIX = "rl"
+# Reader websockets per client address, counted by each worker process (0 turns a check off).
+# A whole venue may share one address behind its NAT: keep these well above its audience.
+WEBSOCKET_MAX_PER_ADDRESS = envint("WEBSOCKET_MAX_PER_ADDRESS", 2000)  # open at once
+WEBSOCKET_CONNECT_RATE = envint("WEBSOCKET_CONNECT_RATE", 50)  # new ones per second...
+WEBSOCKET_CONNECT_BURST = envint("WEBSOCKET_CONNECT_BURST", 1000)  # ...after a burst of this
 # A reader who missed more changes than this is told to reload instead of replaying them.
 CATCHUP_MAX_CHANGES = envint("CATCHUP_MAX_CHANGES", 500)
 

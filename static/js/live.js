@@ -30,6 +30,7 @@
   let socket = null;
   let attempt = 0;
   let retryTimer = null;
+  let busyFor = 0; // seconds the server asked us to wait before connecting again
   let gapTimer = null;
   let pingTimer = null;
   let lostTimer = null;
@@ -403,6 +404,9 @@
       case "reload":
         window.location.reload();
         break;
+      case "busy":
+        busyFor = Number(msg.retry_after) || 0;
+        break;
     }
   }
 
@@ -431,6 +435,12 @@
         return;
       }
       if (event.code === 4205) return; // told to reload; the page is reloading
+      if (event.code === 4401) {
+        // Signed out elsewhere in this browser: reconnect at once, as who we are now.
+        attempt = 0;
+        connect();
+        return;
+      }
       connectionLost(navigator.onLine === false ? OFFLINE : LOST);
       scheduleReconnect();
     });
@@ -438,10 +448,12 @@
 
   function scheduleReconnect() {
     clearTimeout(retryTimer);
-    // Exponential backoff with full jitter, capped at 30 s.
+    // Exponential backoff with full jitter, capped at 30 s; no sooner than a busy server asked.
     const ceiling = Math.min(30000, 500 * Math.pow(2, attempt));
+    const floor = busyFor * 1000;
+    busyFor = 0;
     attempt += 1;
-    retryTimer = setTimeout(connect, Math.random() * ceiling + 250);
+    retryTimer = setTimeout(connect, floor + Math.random() * Math.max(ceiling, floor / 2) + 250);
   }
 
   function reconnectNow() {
