@@ -177,6 +177,10 @@ def server_env(workdir: Path, layer: str, databases: dict[str, str]) -> dict[str
         # The bench posts faster than any blogger: lift the per-blogger and per-token limits.
         RATE_LIMIT_POSTS="1000000",
         RATE_LIMIT_API="1000000",
+        # Every reader comes from 127.0.0.1: turn off the per-address websocket admission.
+        WEBSOCKET_MAX_PER_ADDRESS="0",
+        WEBSOCKET_CONNECT_RATE="0",
+        WEBSOCKET_CONNECT_BURST="0",
         STATIC_ROOT=str(workdir / "static"),
         PYTHONPATH=str(ROOT),
     )
