@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
+from entries import broadcast
 from entries.forms import EntryForm
 from entries.models import IDEMPOTENCY_KEY, ApiToken, Entry, IdempotencyConflict
 from sessions.models import Session, is_organiser
@@ -67,6 +68,8 @@ def session_page(request: HttpRequest, event: str, slug: str) -> HttpResponse:
             "session": session,
             "event": session.event,
             "entries": page,
+            # The fragments readers are pushed, from this process's cache where it has them.
+            "fragments": [broadcast.entry_html(entry) for entry in page],
             "older": older,
             "is_head": before is None,
             "last_seq": last_seq,
