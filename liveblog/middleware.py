@@ -1,31 +1,104 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from liveblog.ratelimit import RateLimited
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-class ApiBodyLimitMiddleware:
-    """Refuse an API request whose declared body is too large, before reading it (413)."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+class BodyLimitMiddleware:
+    """ASGI: refuse a request body over its limit (413), declared or as it arrives.
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith("/api/"):
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                return JsonResponse({"detail": "Content-Length is not a number."}, status=400)
-            if length > settings.API_MAX_REQUEST_BYTES:
-                return JsonResponse(
-                    {"detail": f"The request body is over {settings.API_MAX_REQUEST_BYTES} bytes."},
-                    status=413,
-                )
-        return self.get_response(request)
+    Django's ASGIHandler reads the whole body before any Django middleware runs, so the
+    limit is kept here, around it: API_MAX_REQUEST_BYTES under /api/, REQUEST_MAX_BYTES
+    elsewhere. A declared Content-Length over the limit is answered at once, unread (a
+    malformed one is a 400). Otherwise the body is counted as the app reads it; at the
+    first byte over, the 413 goes out from here and the app is told the client left
+    (Django then stops reading and answers nothing), so no view runs and nothing is kept.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = scope["path"].removeprefix(scope.get("root_path") or "").startswith("/api/")
+        limit = settings.API_MAX_REQUEST_BYTES if api else settings.REQUEST_MAX_BYTES
+        try:
+            declared = declared_length(scope["headers"])
+        except ValueError:
+            await refuse(send, api, 400, "Content-Length is not a number.")
+            return
+        if declared is not None and declared > limit:
+            await refuse(send, api, 413, over_limit(limit))
+            return
+
+        received = 0
+        refused = False
+        responding = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not responding:  # a begun answer cannot turn into a 413: cut short
+                        await refuse(send, api, 413, over_limit(limit))
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal responding
+            if refused:
+                return
+            responding = True
+            await send(message)
+
+        await self.app(scope, counted_receive, guarded_send)
+
+
+def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The request's Content-Length, None if it has none; ValueError if it is malformed."""
+    values = {value.strip() for name, value in headers if name.lower() == b"content-length"}
+    if not values:
+        return None
+    if len(values) > 1 or not all(value.isdigit() for value in values):
+        raise ValueError("malformed Content-Length")
+    return int(values.pop())
+
+
+def over_limit(limit: int) -> str:
+    return f"The request body is over {limit} bytes."
+
+
+async def refuse(send: Send, api: bool, status: int, message: str) -> None:
+    if api:
+        body, content_type = json.dumps({"detail": message}).encode(), b"application/json"
+    else:
+        body, content_type = message.encode(), b"text/plain; charset=utf-8"
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class RateLimitMiddleware:
