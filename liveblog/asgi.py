@@ -1,4 +1,9 @@
-"""ASGI entry point: HTTP through Django (bodies bounded first), websockets through Channels."""
+"""ASGI entry point: HTTP through Django (bodies bounded first), websockets through Channels.
+
+Readers' sockets go through entries.routing.websocket_application: the origin check, then
+AuthMiddlewareStack for a socket that carries a session cookie (AnonymousUser, with no
+lookup, for one that does not), then the route.
+"""
 
 import os
 
@@ -7,18 +12,14 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveblog.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from entries.routing import websocket_urlpatterns  # noqa: E402
+from entries.routing import websocket_application  # noqa: E402
 from liveblog.middleware import BodyLimitMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": BodyLimitMiddleware(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": websocket_application,
     }
 )

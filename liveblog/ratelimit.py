@@ -55,9 +55,7 @@ class ConnectionGate:
     # them have to close first, which no one can foresee.
     FULL_RETRY_SECONDS = 10
 
-    def __init__(
-        self, *, concurrent: int, rate: float, burst: int, clock=time.monotonic
-    ) -> None:
+    def __init__(self, *, concurrent: int, rate: float, burst: int, clock=time.monotonic) -> None:
         self.concurrent = concurrent
         self.rate = rate
         self.burst = burst

@@ -134,9 +134,7 @@ def signed_in_cookie(user) -> tuple[Client, str]:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_signing_out_closes_that_users_sockets_and_no_one_elses(
-    session, blogger, organiser
-):
+async def test_signing_out_closes_that_users_sockets_and_no_one_elses(session, blogger, organiser):
     client, cookie = await sync_to_async(signed_in_cookie)(blogger)
     _, other_cookie = await sync_to_async(signed_in_cookie)(organiser)
     mine = [await open_reader(session.pk, "192.0.2.1", cookie) for _ in range(2)]

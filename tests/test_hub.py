@@ -7,16 +7,16 @@ import base64
 import os
 import socket
 
+import channels.auth
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.layers import get_channel_layer
-from channels.routing import ProtocolTypeRouter
 from channels.testing import WebsocketCommunicator
+from django.test import Client
 
 from entries import broadcast, hub
 from entries.consumers import CatchUp, SessionConsumer
 from entries.hub import AsgiSink, Frame, Listener, get_hub, text_frame
-from entries.routing import websocket_application
 from liveblog.asgi import application
 from tests.conftest import post_entry
 from tests.test_realtime import connect, next_message, reader
@@ -287,19 +287,37 @@ async def test_a_connection_that_fails_during_its_catch_up_leaves_no_subscriptio
     assert session.pk not in get_hub().subscriptions
 
 
-async def test_the_lean_websocket_application_serves_anonymous_readers(session, blogger):
-    app = ProtocolTypeRouter({"websocket": websocket_application})
+async def test_only_a_socket_with_a_session_cookie_looks_the_user_up(session, blogger, monkeypatch):
+    # Anonymous readers skip AuthMiddlewareStack's session and user lookup (a thread hop
+    # per connect); a signed-in one still gets it, so that signing out can close its socket.
+    lookups = []
+    real_get_user = channels.auth.get_user
+
+    async def get_user(scope):
+        user = await real_get_user(scope)
+        lookups.append(user)
+        return user
+
+    monkeypatch.setattr(channels.auth, "get_user", get_user)
     path = f"/ws/sessions/{session.pk}/"
-    communicator = WebsocketCommunicator(
-        app, path, headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
-    )
-    assert (await communicator.connect())[0]
-    assert await next_message(communicator) == {"type": "caught_up", "seq": 0}
-    await sync_to_async(post_entry)(session, blogger, "No cookies needed")
-    assert (await next_message(communicator))["seq"] == 1
-    await communicator.disconnect()
-    foreign = WebsocketCommunicator(app, path, headers=[(b"origin", b"https://evil.example")])
-    assert not (await foreign.connect())[0]
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    anonymous = WebsocketCommunicator(application, path, headers=[*headers, (b"cookie", b"a=b")])
+    assert (await anonymous.connect())[0]
+    assert await next_message(anonymous) == {"type": "caught_up", "seq": 0}
+    assert lookups == []
+
+    client = Client()
+    await sync_to_async(client.force_login)(blogger)
+    cookie = f"csrftoken=x; sessionid={client.cookies['sessionid'].value}".encode()
+    signed_in = WebsocketCommunicator(application, path, headers=[*headers, (b"cookie", cookie)])
+    assert (await signed_in.connect())[0]
+    assert await next_message(signed_in) == {"type": "caught_up", "seq": 0}
+    assert [user.pk for user in lookups] == [blogger.pk]
+
+    await sync_to_async(post_entry)(session, blogger, "Both hear it")
+    for communicator in (anonymous, signed_in):
+        assert (await next_message(communicator))["seq"] == 1
+        await communicator.disconnect()
 
 
 async def test_frames_are_encoded_once_and_framed_as_rfc_6455_says():
