@@ -341,6 +341,7 @@
 
   const OFFLINE = "You are offline. Updates will follow.";
   const LOST = "Connection lost. Reconnecting…";
+  const BUSY = "Many readers are joining at once. Connecting in a moment…";
   let bannerTimer = null;
 
   function showBanner(text, tone) {
@@ -441,7 +442,7 @@
         connect();
         return;
       }
-      connectionLost(navigator.onLine === false ? OFFLINE : LOST);
+      connectionLost(event.code === 4429 ? BUSY : navigator.onLine === false ? OFFLINE : LOST);
       scheduleReconnect();
     });
   }
