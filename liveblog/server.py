@@ -18,7 +18,7 @@ from daphne.cli import CommandLineInterface
 
 APPLICATION = "liveblog.asgi:application"
 MAX_FRAME_BYTES = 4096  # a reader's ping is 15 bytes
-MAX_MESSAGE_BYTES = 256 * 1024  # both ways: also the largest message the server may send
+MAX_MESSAGE_BYTES = 128 * 1024  # both ways: also the largest message the server may send
 WEBSOCKET_LIMITS = [
     "--websocket-max-frame-size", str(MAX_FRAME_BYTES),
     "--websocket-max-message-size", str(MAX_MESSAGE_BYTES),
