@@ -3,11 +3,14 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_migrate
 
 
-def close_sockets_on_logout(sender, request, user, **kwargs) -> None:
-    from entries import broadcast
+def note_sign_out(sender, request, user, **kwargs) -> None:
+    """Remember the sign-in that is ending: SignedOutSocketsMiddleware closes its sockets.
 
-    if user is not None:
-        broadcast.user_signed_out(user.pk)
+    Django sends user_logged_out before it flushes the session, so closing them here would
+    let a page reconnect while the old session still answers.
+    """
+    if user is not None and request is not None and getattr(request, "session", None):
+        request.signed_out_session_key = request.session.session_key
 
 
 class EntriesConfig(AppConfig):
@@ -19,4 +22,4 @@ class EntriesConfig(AppConfig):
 
         # Groups need the permissions, which Django creates after migrating.
         post_migrate.connect(ensure_groups, sender=self, dispatch_uid="entries.ensure_groups")
-        user_logged_out.connect(close_sockets_on_logout, dispatch_uid="entries.close_sockets")
+        user_logged_out.connect(note_sign_out, dispatch_uid="entries.note_sign_out")

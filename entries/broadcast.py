@@ -12,8 +12,11 @@ recent changes without rendering them again for every reader who reconnects.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -40,34 +43,47 @@ def group_name(session_id: int) -> str:
     return f"session.{session_id}"
 
 
-def user_group_name(user_id: int) -> str:
-    """The group of one signed-in user's open sockets."""
-    return f"user.{user_id}"
+def sign_in_group_name(session_key: str) -> str:
+    """The group of the sockets opened under one sign-in (one browser's session).
+
+    Named by a hash of the session key: group names end up in Redis, and keys are secrets.
+    """
+    return "sign-in." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
 
 
 class FragmentCache:
-    """Rendered entry fragments, newest kept, keyed by the entry's state.
+    """Rendered entry fragments, newest kept, each for at most `ttl` seconds.
 
-    An entry's fragment changes only with a change to the entry, and every change moves
-    seq and updated_at, so (id, seq, updated_at) names one rendering; updated_at also
-    keeps apart the entries of databases that reuse ids (test runs).
+    An entry's own changes all move seq and updated_at, so (id, seq, updated_at) names one
+    rendering; updated_at also keeps apart the entries of databases that reuse ids (test
+    runs). A fragment also shows names kept elsewhere (the author's, the speaker's, the
+    event's time zone): the time limit bounds how long a change to those goes unseen.
+    Request threads and the event loop's database thread share it, hence the lock.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, ttl: float = 60.0) -> None:
         self.size = size
-        self.items: OrderedDict[tuple[int, int, dt.datetime], str] = OrderedDict()
+        self.ttl = ttl
+        self.items: OrderedDict[tuple[int, int, dt.datetime], tuple[str, float]] = OrderedDict()
+        self.lock = threading.Lock()
 
     def get(self, key: tuple[int, int, dt.datetime]) -> str | None:
-        html = self.items.get(key)
-        if html is not None:
+        with self.lock:
+            item = self.items.get(key)
+            if item is None:
+                return None
+            if item[1] <= time.monotonic():
+                del self.items[key]
+                return None
             self.items.move_to_end(key)
-        return html
+            return item[0]
 
     def put(self, key: tuple[int, int, dt.datetime], html: str) -> None:
-        self.items[key] = html
-        self.items.move_to_end(key)
-        while len(self.items) > self.size:
-            self.items.popitem(last=False)
+        with self.lock:
+            self.items[key] = (html, time.monotonic() + self.ttl)
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
 
 
 # About 1.5 KB each: a few megabytes per process, room for several sessions' catch-ups.
@@ -147,12 +163,16 @@ def _send_on_commit(session_id: int, seq: int, build) -> None:
     transaction.on_commit(send, robust=True)
 
 
-def user_signed_out(user_id: int) -> None:
-    """Close the user's open sockets: Channels would go on treating them as signed in."""
+def signed_out(session_key: str) -> None:
+    """Close the sockets of a sign-in that has ended: Channels would keep its user on them.
+
+    Call it once the session is flushed, or a page that reconnects at once could still find
+    itself signed in.
+    """
     try:
         async_to_sync(get_channel_layer().group_send)(
-            user_group_name(user_id), {"type": USER_SIGNED_OUT}
+            sign_in_group_name(session_key), {"type": USER_SIGNED_OUT}
         )
     except Exception:
         # Signing out still works; the sockets are read-only and close with the page.
-        logger.exception("closing the sockets of user %s failed", user_id)
+        logger.exception("closing the sockets of a sign-in failed")

@@ -6,12 +6,13 @@ changes, which the in-process hub (entries/hub.py) writes to every reader of the
 Clients may only send {"type": "ping"}; anything else closes the socket.
 
 Each worker admits a limited number of sockets per client address (ConnectionGate); a
-signed-in reader's socket also listens on the user's group, so that signing out closes it.
+signed-in reader's socket also listens on its sign-in's group, so that signing out closes it.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import logging
 from typing import Any
@@ -133,15 +134,18 @@ class SessionConsumer(AsyncWebsocketConsumer):
 
     # The hub holds the session's one channel for the whole process, so a reader needs no
     # channel of its own; an alias that names no layer gives it none (AsyncConsumer.__call__).
-    # A signed-in user's socket takes one, to hear that the user signed out.
+    # A signed-in reader's socket takes one, to hear that its sign-in ended.
     channel_layer_alias = "liveblog.readers-use-the-hub"
 
     async def __call__(self, scope, receive, send) -> None:
         # AuthMiddleware has resolved the user before the consumer runs: no query here.
         user = scope.get("user")
-        self.user_id = user.pk if user is not None and user.is_authenticated else None
-        if self.user_id is not None:
-            self.channel_layer_alias = DEFAULT_CHANNEL_LAYER
+        self.sign_in: str | None = None  # the group of this browser's sign-in, if any
+        if user is not None and user.is_authenticated and scope.get("session") is not None:
+            key = scope["session"].session_key
+            if key:
+                self.sign_in = broadcast.sign_in_group_name(key)
+                self.channel_layer_alias = DEFAULT_CHANNEL_LAYER
         await super().__call__(scope, receive, send)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -157,12 +161,13 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.session_id = self.scope["url_route"]["kwargs"]["session_id"]
         self.listener: Listener | None = None
         self.address: str | None = None
+        self.in_sign_in_group = False
         after = _parse_after(self.scope.get("query_string", b""))
         await self.accept()
         if after is None:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        address = (self.scope.get("client") or ["unknown"])[0]
+        address = client_address(self.scope)
         retry_after = connection_gate().admit(address)
         if retry_after is not None:
             # daphne cannot answer a handshake with 429, so the socket says it instead.
@@ -170,10 +175,19 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_BUSY)
             return
         self.address = address
-        if self.user_id is not None and self.channel_layer is not None:
-            await self.channel_layer.group_add(
-                broadcast.user_group_name(self.user_id), self.channel_name
-            )
+        try:
+            await self.start(after)
+        except BaseException:
+            # The layer failed, the socket went mid catch-up, or the server cancelled us: no
+            # disconnect will follow, so give back now what was taken, or the gate's count
+            # and the hub's subscription outlive the reader.
+            await self.leave()
+            raise
+
+    async def start(self, after: int) -> None:
+        if self.sign_in is not None and self.channel_layer is not None:
+            self.in_sign_in_group = True
+            await self.channel_layer.group_add(self.sign_in, self.channel_name)
         # Join before reading the catch-up, so nothing committed in between is missed: the
         # hub holds live changes until the reader goes live, then skips those covered.
         self.hub = get_hub()
@@ -184,13 +198,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.listener = listener
-        try:
-            cursor = await self.catch_up(after, subscription.covers(after))
-        except BaseException:
-            # The connection failed mid catch-up (the server raises on a closed socket) and
-            # no disconnect will follow: leave now, or the subscription outlives its readers.
-            await self.leave()
-            raise
+        cursor = await self.catch_up(after, subscription.covers(after))
         if cursor is not None:
             listener.go_live(cursor)
 
@@ -218,17 +226,25 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await self.leave()
 
     async def leave(self) -> None:
-        """Give back what connect() took: the hub's place, the gate's count, the group."""
-        if self.listener is not None:
-            await self.hub.leave(self.listener)
-            self.listener = None
+        """Give back what connect() took: the gate's count, the hub's place, the group.
+
+        Safe to call twice; the gate comes first, as it cannot fail or be interrupted.
+        """
         if self.address is not None:
             connection_gate().release(self.address)
             self.address = None
-            if self.user_id is not None and self.channel_layer is not None:
-                await self.channel_layer.group_discard(
-                    broadcast.user_group_name(self.user_id), self.channel_name
-                )
+        listener, self.listener = self.listener, None
+        try:
+            if listener is not None:
+                await self.hub.leave(listener)
+        finally:
+            if self.in_sign_in_group:
+                self.in_sign_in_group = False
+                try:
+                    await self.channel_layer.group_discard(self.sign_in, self.channel_name)
+                except Exception:
+                    # The channel is gone with the socket; the layer forgets it in time.
+                    logger.warning("could not leave %s", self.sign_in, exc_info=True)
 
     async def user_signed_out(self, message: dict[str, Any]) -> None:
         # Channels would keep the old user on this socket: close it, and the page
@@ -245,6 +261,20 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self.send(broadcast.encode({"type": "pong"}))
             return
         await self.close(code=CLOSE_BAD_REQUEST)
+
+
+def client_address(scope: dict[str, Any]) -> str:
+    """Who the gate counts: the client's address, or its /64 for IPv6 (one host's share)."""
+    host = (scope.get("client") or ["unknown"])[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 def _parse_after(query_string: bytes) -> int | None:

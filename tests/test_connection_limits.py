@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import channels.auth
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from entries.consumers import CLOSE_BUSY, CLOSE_SIGNED_OUT, connection_gate
+from entries import broadcast
+from entries.consumers import (
+    CLOSE_BUSY,
+    CLOSE_NOT_FOUND,
+    CLOSE_SIGNED_OUT,
+    client_address,
+    connection_gate,
+)
+from entries.hub import Hub
 from liveblog.asgi import application
 from liveblog.ratelimit import ConnectionGate
 from tests.conftest import post_entry
@@ -125,6 +134,45 @@ async def test_connects_over_the_rate_are_told_when_to_retry(session, settings):
     await turned_away.wait()
     for communicator in readers:
         await communicator.disconnect()
+    assert connection_gate().open == {}
+
+
+@pytest.mark.parametrize(
+    ("client", "counted_as"),
+    [
+        (["203.0.113.7", 1], "203.0.113.7"),
+        (["2001:db8:1:2:a:b:c:d", 1], "2001:db8:1:2::/64"),  # one host's share of IPv6
+        (["2001:db8:1:2::ffff", 1], "2001:db8:1:2::/64"),
+        (["::ffff:203.0.113.7", 1], "203.0.113.7"),
+        (["unix-socket", 0], "unix-socket"),
+        (None, "unknown"),
+    ],
+)
+def test_the_gate_counts_an_ipv6_host_by_its_64(client, counted_as):
+    assert client_address({"client": client}) == counted_as
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_that_fails_before_going_live_gives_its_place_back(
+    session, settings, monkeypatch
+):
+    settings.WEBSOCKET_MAX_PER_ADDRESS = 2
+    unknown = reader(424242, "203.0.113.5")
+    assert (await unknown.connect())[0]
+    assert (await unknown.receive_output(timeout=3))["code"] == CLOSE_NOT_FOUND
+    await unknown.disconnect()
+    assert connection_gate().open == {}
+
+    async def broken_join(self, session_id, listener):
+        raise ConnectionError("channel layer down")
+
+    monkeypatch.setattr(Hub, "join", broken_join)
+    for _ in range(3):  # more than the cap: each failed attempt gave its place back
+        communicator = reader(session.pk, "203.0.113.5")
+        assert (await communicator.connect())[0]
+        with pytest.raises(ConnectionError):
+            await communicator.receive_output(timeout=3)
+    assert connection_gate().open == {}
 
 
 def signed_in_cookie(user) -> tuple[Client, str]:
@@ -134,12 +182,27 @@ def signed_in_cookie(user) -> tuple[Client, str]:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_signing_out_closes_that_users_sockets_and_no_one_elses(session, blogger, organiser):
+async def test_signing_out_closes_that_sign_ins_sockets_and_no_one_elses(
+    session, blogger, organiser, monkeypatch
+):
+    seen = []
+    real_get_user = channels.auth.get_user
+
+    async def get_user(scope):
+        user = await real_get_user(scope)
+        seen.append(user)
+        return user
+
+    monkeypatch.setattr(channels.auth, "get_user", get_user)
     client, cookie = await sync_to_async(signed_in_cookie)(blogger)
-    _, other_cookie = await sync_to_async(signed_in_cookie)(organiser)
+    _, same_user_elsewhere = await sync_to_async(signed_in_cookie)(blogger)
+    _, other_user = await sync_to_async(signed_in_cookie)(organiser)
     mine = [await open_reader(session.pk, "192.0.2.1", cookie) for _ in range(2)]
-    theirs = await open_reader(session.pk, "192.0.2.1", other_cookie)
-    anonymous = await open_reader(session.pk, "192.0.2.1")
+    others = [
+        await open_reader(session.pk, "192.0.2.1", same_user_elsewhere),
+        await open_reader(session.pk, "192.0.2.1", other_user),
+        await open_reader(session.pk, "192.0.2.1"),
+    ]
 
     response = await sync_to_async(client.post)("/accounts/logout/")
     assert response.status_code == 302
@@ -148,17 +211,25 @@ async def test_signing_out_closes_that_users_sockets_and_no_one_elses(session, b
             "type": "websocket.close",
             "code": CLOSE_SIGNED_OUT,
         }
-    # The others stay open and live.
+        await communicator.disconnect()  # as the server reports once the socket has closed
+    # The others stay open and live: the same user on another device, another user, and
+    # an anonymous reader.
     entry = await sync_to_async(post_entry)(session, blogger, "Still here")
-    for communicator in (theirs, anonymous):
+    for communicator in others:
         assert (await communicator.receive_json_from(timeout=3))["id"] == entry.pk
         await communicator.disconnect()
 
-    # Reconnecting with the old cookie now finds an anonymous reader, who stays.
+    # Reconnecting at once with the old cookie finds an anonymous reader: the sockets were
+    # closed after the session was flushed, not before.
     again = await open_reader(session.pk, "192.0.2.1", cookie, after=entry.seq)
-    await sync_to_async(client.post)("/accounts/logout/")
-    assert await again.receive_nothing(timeout=0.5)
+    assert [user.pk for user in seen] == [blogger.pk] * 3 + [organiser.pk, None]
     await again.disconnect()
+    assert connection_gate().open == {}
+
+
+def test_the_sign_in_group_does_not_show_the_session_key():
+    name = broadcast.sign_in_group_name("abc123secret")
+    assert "abc123secret" not in name and name == broadcast.sign_in_group_name("abc123secret")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -174,4 +245,26 @@ async def test_signing_out_with_the_channel_layer_down_still_signs_out(
     response = await sync_to_async(client.post)("/accounts/logout/")
     assert response.status_code == 302
     assert "_auth_user_id" not in (await sync_to_async(lambda: client.session.items())())
-    assert "closing the sockets of user" in caplog.text
+    assert "closing the sockets of a sign-in failed" in caplog.text
+
+
+@pytest.mark.django_db
+def test_the_sockets_are_closed_only_once_the_session_is_gone(blogger, monkeypatch):
+    # Django sends user_logged_out before it flushes the session: a page told then would
+    # reconnect in time to find the old session still signed in.
+    from importlib import import_module
+
+    from django.conf import settings
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    client, _ = signed_in_cookie(blogger)
+    key = client.cookies["sessionid"].value
+    calls = []
+    monkeypatch.setattr(
+        broadcast,
+        "signed_out",
+        lambda session_key: calls.append((session_key, store().exists(session_key))),
+    )
+    client.post("/accounts/logout/")
+    assert calls == [(key, False)]  # once, for that sign-in, whose session no longer exists
+    assert not store().exists(key)

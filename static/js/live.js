@@ -30,7 +30,7 @@
   let socket = null;
   let attempt = 0;
   let retryTimer = null;
-  let busyFor = 0; // seconds the server asked us to wait before connecting again
+  let busyUntil = 0; // a busy server asked us not to connect again before this time
   let gapTimer = null;
   let pingTimer = null;
   let lostTimer = null;
@@ -400,13 +400,14 @@
           for (const seq of Array.from(seen)) if (seq <= cursor) seen.delete(seq);
           while (seen.has(cursor + 1)) seen.delete(++cursor);
         }
+        attempt = 0; // only a socket that got this far resets the backoff
         caughtUp();
         break;
       case "reload":
         window.location.reload();
         break;
       case "busy":
-        busyFor = Number(msg.retry_after) || 0;
+        busyUntil = Date.now() + (Number(msg.retry_after) || 0) * 1000;
         break;
     }
   }
@@ -418,7 +419,6 @@
     const ws = new WebSocket(scheme + window.location.host + path + "?after=" + cursor);
     socket = ws;
     ws.addEventListener("open", () => {
-      attempt = 0;
       everConnected = true;
       clearInterval(pingTimer);
       pingTimer = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 25000);
@@ -437,7 +437,7 @@
       }
       if (event.code === 4205) return; // told to reload; the page is reloading
       if (event.code === 4401) {
-        // Signed out elsewhere in this browser: reconnect at once, as who we are now.
+        // Signed out (in another tab of this browser): reconnect at once, as who we are now.
         attempt = 0;
         connect();
         return;
@@ -449,16 +449,17 @@
 
   function scheduleReconnect() {
     clearTimeout(retryTimer);
-    // Exponential backoff with full jitter, capped at 30 s; no sooner than a busy server asked.
+    // Exponential backoff with full jitter, capped at 30 s; no sooner than a busy server
+    // asked. Turned-away sockets did open, so the backoff keeps growing until one catches up.
     const ceiling = Math.min(30000, 500 * Math.pow(2, attempt));
-    const floor = busyFor * 1000;
-    busyFor = 0;
+    const floor = Math.max(0, busyUntil - Date.now());
     attempt += 1;
     retryTimer = setTimeout(connect, floor + Math.random() * Math.max(ceiling, floor / 2) + 250);
   }
 
   function reconnectNow() {
     if ((socket && socket.readyState <= 1) || stream.dataset.connection === "gone") return;
+    if (Date.now() < busyUntil) return; // the retry already scheduled keeps the server's wait
     attempt = 0;
     connect();
   }
