@@ -183,11 +183,15 @@ def _idempotency_key(request: HttpRequest) -> str | None:
 @router.get("/sessions/{int:session_id}/entries", response=EntryList, summary="A session's stream")
 def stream(request: HttpRequest, session_id: int, query: Query[StreamQuery]):
     """The entries changed after `after`, in sequence order; deleted ones as tombstones."""
-    session = get_object_or_404(Session, pk=session_id)
+    session = get_object_or_404(Session.objects.select_related("event"), pk=session_id)
     last_seq = session.last_seq  # read first: every change up to it has committed
     changed = list(
-        session.entries.filter(seq__gt=query.after).for_display().order_by("seq")[: query.limit + 1]
+        session.entries.filter(seq__gt=query.after)
+        .select_related("author", "attribution_speaker")
+        .order_by("seq")[: query.limit + 1]
     )
+    for entry in changed:
+        entry.session = session  # one session for all: its URLs are worked out once
     has_more = len(changed) > query.limit
     changed = changed[: query.limit]
     # The cursor covers what was returned, or (at the end) everything committed so far.

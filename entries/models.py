@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, models, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from entries import broadcast
@@ -111,10 +110,7 @@ class Entry(models.Model):
 
     def get_absolute_url(self) -> str:
         """The entry's own page; on the session page it is also the anchor #entry-<id>."""
-        return reverse(
-            "entries:entry",
-            kwargs={"event": self.session.event.slug, "slug": self.session.slug, "pk": self.pk},
-        )
+        return self.session.get_entry_url(self.pk)
 
     @property
     def is_deleted(self) -> bool:

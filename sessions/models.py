@@ -91,6 +91,15 @@ class Session(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("entries:session", kwargs={"event": self.event.slug, "slug": self.slug})
 
+    def get_entry_url(self, entry_id: int) -> str:
+        """An entry's own page (entries:entry), its prefix worked out once per instance."""
+        if "_entry_url_prefix" not in self.__dict__:
+            placeholder = reverse(
+                "entries:entry", kwargs={"event": self.event.slug, "slug": self.slug, "pk": 0}
+            )
+            self.__dict__["_entry_url_prefix"] = placeholder.removesuffix("0/")
+        return f"{self.__dict__['_entry_url_prefix']}{entry_id}/"
+
     def get_console_url(self) -> str:
         return reverse("entries:console", kwargs={"event": self.event.slug, "slug": self.slug})
 

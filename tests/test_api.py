@@ -89,6 +89,23 @@ def test_the_stream_returns_changes_after_a_cursor_with_tombstones(client, sessi
         "deleted",
     } <= set(entry)
     assert entry["author"] == {"username": "ben", "name": "Ben Blogger"}
+    for item in everything["entries"]:
+        page = f"http://testserver/events/smw-london/{session.slug}/entries/{item['id']}/"
+        assert item["url"] == page
+        assert client.get(page).status_code == (410 if item["deleted"] else 200)
+
+
+def test_the_stream_reads_two_queries_whatever_its_length(
+    client, session, blogger, euan, django_assert_num_queries
+):
+    for i in range(30):
+        post_entry(session, blogger, f"Quote {i}", kind="quote", attribution_speaker=euan)
+    with django_assert_num_queries(2):  # the session, then the entries with their people
+        data = client.get(entries_url(session), {"after": 0, "limit": 500}).json()
+    assert len(data["entries"]) == 30
+    assert {e["speaker"]["url"] for e in data["entries"]} == {
+        "http://testserver/speakers/euan-semple/"
+    }
 
 
 def test_the_stream_pages_with_limit(client, session, blogger):
