@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import channels.auth
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -116,3 +117,18 @@ def post_entry(session, author, body="Hello from the room", **fields) -> Entry:
 @pytest.fixture
 def entry(session, blogger):
     return post_entry(session, blogger, "Scott Gould opens the **Like Minds** immersive.")
+
+
+@pytest.fixture
+def user_lookups(monkeypatch) -> list:
+    """Every user Channels' AuthMiddleware looks up for a socket, in order."""
+    seen = []
+    real_get_user = channels.auth.get_user
+
+    async def get_user(scope):
+        user = await real_get_user(scope)
+        seen.append(user)
+        return user
+
+    monkeypatch.setattr(channels.auth, "get_user", get_user)
+    return seen

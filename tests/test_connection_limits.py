@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import channels.auth
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -183,17 +182,9 @@ def signed_in_cookie(user) -> tuple[Client, str]:
 
 @pytest.mark.django_db(transaction=True)
 async def test_signing_out_closes_that_sign_ins_sockets_and_no_one_elses(
-    session, blogger, organiser, monkeypatch
+    session, blogger, organiser, user_lookups
 ):
-    seen = []
-    real_get_user = channels.auth.get_user
-
-    async def get_user(scope):
-        user = await real_get_user(scope)
-        seen.append(user)
-        return user
-
-    monkeypatch.setattr(channels.auth, "get_user", get_user)
+    seen = user_lookups
     client, cookie = await sync_to_async(signed_in_cookie)(blogger)
     _, same_user_elsewhere = await sync_to_async(signed_in_cookie)(blogger)
     _, other_user = await sync_to_async(signed_in_cookie)(organiser)

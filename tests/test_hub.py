@@ -7,7 +7,6 @@ import base64
 import os
 import socket
 
-import channels.auth
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.layers import get_channel_layer
@@ -287,18 +286,12 @@ async def test_a_connection_that_fails_during_its_catch_up_leaves_no_subscriptio
     assert session.pk not in get_hub().subscriptions
 
 
-async def test_only_a_socket_with_a_session_cookie_looks_the_user_up(session, blogger, monkeypatch):
+async def test_only_a_socket_with_a_session_cookie_looks_the_user_up(
+    session, blogger, user_lookups
+):
     # Anonymous readers skip AuthMiddlewareStack's session and user lookup (a thread hop
     # per connect); a signed-in one still gets it, so that signing out can close its socket.
-    lookups = []
-    real_get_user = channels.auth.get_user
-
-    async def get_user(scope):
-        user = await real_get_user(scope)
-        lookups.append(user)
-        return user
-
-    monkeypatch.setattr(channels.auth, "get_user", get_user)
+    lookups = user_lookups
     path = f"/ws/sessions/{session.pk}/"
     headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
     anonymous = WebsocketCommunicator(application, path, headers=[*headers, (b"cookie", b"a=b")])
