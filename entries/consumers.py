@@ -167,7 +167,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if after is None:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        address = client_address(self.scope)
+        address = gate_address(self.scope)
         retry_after = connection_gate().admit(address)
         if retry_after is not None:
             # daphne cannot answer a handshake with 429, so the socket says it instead.
@@ -263,7 +263,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_BAD_REQUEST)
 
 
-def client_address(scope: dict[str, Any]) -> str:
+def gate_address(scope: dict[str, Any]) -> str:
     """Who the gate counts: the client's address, or its /64 for IPv6 (one host's share)."""
     host = (scope.get("client") or ["unknown"])[0]
     try:

@@ -8,6 +8,7 @@ from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.db.models import F
 from django.urls import reverse
+from django.utils.functional import cached_property
 
 from entries import broadcast
 
@@ -93,12 +94,12 @@ class Session(models.Model):
 
     def get_entry_url(self, entry_id: int) -> str:
         """An entry's own page (entries:entry), its prefix worked out once per instance."""
-        if "_entry_url_prefix" not in self.__dict__:
-            placeholder = reverse(
-                "entries:entry", kwargs={"event": self.event.slug, "slug": self.slug, "pk": 0}
-            )
-            self.__dict__["_entry_url_prefix"] = placeholder.removesuffix("0/")
-        return f"{self.__dict__['_entry_url_prefix']}{entry_id}/"
+        return f"{self._entry_url_prefix}{entry_id}/"
+
+    @cached_property
+    def _entry_url_prefix(self) -> str:
+        kwargs = {"event": self.event.slug, "slug": self.slug, "pk": 0}
+        return reverse("entries:entry", kwargs=kwargs).removesuffix("0/")
 
     def get_console_url(self) -> str:
         return reverse("entries:console", kwargs={"event": self.event.slug, "slug": self.slug})

@@ -12,8 +12,8 @@ from entries.consumers import (
     CLOSE_BUSY,
     CLOSE_NOT_FOUND,
     CLOSE_SIGNED_OUT,
-    client_address,
     connection_gate,
+    gate_address,
 )
 from entries.hub import Hub
 from liveblog.asgi import application
@@ -148,7 +148,7 @@ async def test_connects_over_the_rate_are_told_when_to_retry(session, settings):
     ],
 )
 def test_the_gate_counts_an_ipv6_host_by_its_64(client, counted_as):
-    assert client_address({"client": client}) == counted_as
+    assert gate_address({"client": client}) == counted_as
 
 
 @pytest.mark.django_db(transaction=True)
