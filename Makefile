@@ -49,6 +49,7 @@ format: install-dev
 
 test: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run >/dev/null || (echo "Model changes without migrations: run makemigrations" && exit 1)
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -14,8 +14,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from entries import broadcast
-from entries.consumers import (
+from realtime import broadcast
+from realtime.consumers import (
     CLOSE_BAD_REQUEST,
     CLOSE_NOT_FOUND,
     CLOSE_RELOAD,

@@ -23,8 +23,8 @@ def main(labels: list[str]) -> None:
     from django.contrib.auth.models import Group
     from django.utils import timezone
 
-    from entries.models import ApiToken
-    from entries.roles import BLOGGERS, ensure_groups
+    from accounts.models import ApiToken
+    from accounts.roles import BLOGGERS, ensure_groups
     from events.models import Event
     from sessions.models import Session
 

@@ -100,8 +100,8 @@ def main() -> None:
     django.setup()
     from django.test import Client
 
-    from entries import broadcast
-    from entries.consumers import CatchUp
+    from entries import stream
+    from entries.stream import CatchUp
 
     big = build_session(ENTRIES, "pages")
     small = build_session(100, "pages-small")
@@ -125,7 +125,7 @@ def main() -> None:
 
     catch_up_ms, catch_up_queries = timed(catch_up, repeat=10)
     # Cold: a worker that has rendered none of these fragments yet.
-    cold_ms, cold_queries = timed(catch_up, repeat=5, before=broadcast.FRAGMENTS.items.clear)
+    cold_ms, cold_queries = timed(catch_up, repeat=5, before=stream.FRAGMENTS.items.clear)
 
     def api() -> None:
         response = client.get(f"/api/sessions/{big.pk}/entries?after={after}&limit={CATCH_UP}")

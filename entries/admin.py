@@ -1,5 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
+from entries import actions
 from entries.forms import EntryForm
 from entries.models import Entry
 
@@ -55,7 +57,7 @@ class EntryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     # Each action asks for the change permission: without it, Django offers an action to
     # anyone who may view the list.
-    actions = ["hide_entries", "mark_key_moments", "unmark_key_moments"]
+    actions = ["hide_entries", "restore_entries", "mark_key_moments", "unmark_key_moments"]
 
     def has_add_permission(self, request) -> bool:
         return False  # entries are posted from a session's console, with an author and a session
@@ -71,23 +73,48 @@ class EntryAdmin(admin.ModelAdmin):
     def is_visible(self, entry: Entry) -> bool:
         return not entry.is_deleted
 
+    def get_readonly_fields(self, request, obj: Entry | None = None):
+        # Hidden stays hidden: a hidden entry is read-only here; "Restore" brings it back.
+        if obj is not None and obj.is_deleted:
+            return [*self.readonly_fields, *EntryForm.Meta.fields]
+        return self.readonly_fields
+
     def save_model(self, request, obj: Entry, form, change: bool) -> None:
-        form.save_entry()
+        # Through the stream's actions, so readers see the edit live and in catch-up.
+        if obj.is_deleted:
+            self.message_user(request, "A hidden entry is read-only: restore it first.")
+            return
+        try:
+            form.apply_edit()
+        except (actions.StreamRefused, ValidationError) as refusal:
+            self.message_user(request, f"Not saved: {refusal}", messages.ERROR)
 
     @admin.action(
         description="Hide (delete) the selected entries for readers", permissions=["change"]
     )
     def hide_entries(self, request, queryset) -> None:
-        for entry in queryset.visible().select_related("session__event"):
-            entry.soft_delete()
-        self.message_user(request, "Entries hidden.")
+        hidden = sum(
+            actions.hide_entry(entry=entry)
+            for entry in queryset.visible().select_related("session__event")
+        )
+        self.message_user(request, f"{hidden} entries hidden.")
+
+    @admin.action(description="Restore the selected hidden entries", permissions=["change"])
+    def restore_entries(self, request, queryset) -> None:
+        restored = sum(
+            actions.restore_entry(entry=entry)
+            for entry in queryset.filter(deleted_at__isnull=False).select_related("session__event")
+        )
+        self.message_user(request, f"{restored} entries restored.")
 
     @admin.action(description="Mark as key moments", permissions=["change"])
     def mark_key_moments(self, request, queryset) -> None:
-        for entry in queryset.visible().select_related("session__event"):
-            entry.set_key_moment(True)
+        self._set_key_moments(queryset, True)
 
     @admin.action(description="Unmark key moments", permissions=["change"])
     def unmark_key_moments(self, request, queryset) -> None:
+        self._set_key_moments(queryset, False)
+
+    def _set_key_moments(self, queryset, value: bool) -> None:
         for entry in queryset.visible().select_related("session__event"):
-            entry.set_key_moment(False)
+            actions.set_key_moment(entry=entry, value=value)

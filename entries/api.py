@@ -5,45 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.security import HttpBearer, SessionAuth
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from entries.forms import EntryForm
-from entries.models import IDEMPOTENCY_KEY, ApiToken, Entry, IdempotencyConflict
-from liveblog.ratelimit import hit
-from sessions.models import Session
+from accounts.api import WRITE_AUTH
+from entries import actions
+from entries.models import NOT_THIS_SESSIONS_SPEAKER, Entry
+from entries.permissions import check_post_rate, get_entry_for_editor, require_blogger
+from sessions.models import Session, Speaker
 
 router = Router()
 
 MAX_SEQ = 2**63 - 1
-
-
-class BearerToken(HttpBearer):
-    def authenticate(self, request: HttpRequest, token: str):
-        user = ApiToken.authenticate(token)
-        if user is not None:
-            request.user = user
-            key = ApiToken.hash(token)[:24]
-            hit(f"api:{key}", limit=settings.RATE_LIMIT_API, window=60)
-        return user
-
-
-class BrowserSession(SessionAuth):
-    """The browser's login, CSRF-checked. A request with no session cookie at all (a script
-    without its token) is unauthenticated, 401, rather than refused for a missing CSRF token."""
-
-    def _get_key(self, request: HttpRequest) -> str | None:
-        if self.param_name not in request.COOKIES:
-            return None
-        return super()._get_key(request)
-
-
-WRITE_AUTH = [BearerToken(), BrowserSession()]
 
 
 class AuthorOut(Schema):
@@ -112,6 +89,9 @@ class StreamQuery(Schema):
 
 
 class EntryIn(Schema):
+    # Strict: "yes" is not true and "1" is not an id; a wrong type is a 422 that says so.
+    model_config = ConfigDict(strict=True)
+
     kind: Literal["text", "quote"] = "text"
     body: str
     speaker: int | None = Field(
@@ -125,6 +105,8 @@ class EntryIn(Schema):
 
 
 class EntryPatch(Schema):
+    model_config = ConfigDict(strict=True)
+
     kind: Literal["text", "quote"] | None = None
     body: str | None = None
     speaker: int | None = Field(None, ge=1, le=MAX_SEQ)
@@ -133,36 +115,29 @@ class EntryPatch(Schema):
     key_moment: bool | None = None
 
 
-def _form_data(fields: dict) -> dict:
-    """API field names to the console form's, so both doors share one set of rules."""
-    if len(fields.get("body") or "") > settings.ENTRY_BODY_MAX_LENGTH:
-        raise HttpError(413, f"body is longer than {settings.ENTRY_BODY_MAX_LENGTH} characters.")
-    data = {
-        "kind": fields["kind"],
-        "body": fields["body"],
-        "attribution_speaker": fields.get("speaker") or "",
-        "attribution_name": fields.get("attribution") or "",
-        "source_url": fields.get("source_url") or "",
-    }
-    if fields.get("key_moment"):
-        data["key_moment"] = "on"
-    return data
+# API names for the entry's fields, both ways.
+API_NAMES = {
+    "attribution_speaker": "speaker",
+    "attribution_name": "attribution",
+    NON_FIELD_ERRORS: "entry",
+}
 
 
-def _validated(form: EntryForm) -> EntryForm:
-    if not form.is_valid():
-        names = {
-            "attribution_speaker": "speaker",
-            "attribution_name": "attribution",
-            "__all__": "entry",
-        }
-        errors = [
-            {"loc": ["body", names.get(field, field)], "msg": message}
-            for field, messages in form.errors.items()
-            for message in messages
-        ]
-        raise _Invalid(errors)
-    return form
+def _fields(payload: dict) -> dict:
+    """The API's names to the entry's fields; a speaker id becomes the speaker (or None)."""
+    fields = {}
+    for name, value in payload.items():
+        if name == "speaker":
+            fields["attribution_speaker"] = (
+                Speaker.objects.filter(pk=value).first() if value is not None else None
+            )
+            if value is not None and fields["attribution_speaker"] is None:
+                raise _Invalid([{"loc": ["body", "speaker"], "msg": NOT_THIS_SESSIONS_SPEAKER}])
+        elif name == "attribution":
+            fields["attribution_name"] = value
+        else:
+            fields[name] = value
+    return fields
 
 
 class _Invalid(HttpError):
@@ -171,13 +146,21 @@ class _Invalid(HttpError):
         self.errors = errors
 
 
+def _invalid(error: ValidationError) -> _Invalid:
+    return _Invalid(
+        [
+            {"loc": ["body", API_NAMES.get(field, field)], "msg": message}
+            for field, messages in error.message_dict.items()
+            for message in messages
+        ]
+    )
+
+
 def _idempotency_key(request: HttpRequest) -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not IDEMPOTENCY_KEY.match(key):
-        raise HttpError(400, "Idempotency-Key must be 1 to 100 letters, digits or - _ . :")
-    return key
+    try:
+        return actions.parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    except ValueError as error:
+        raise HttpError(400, str(error)) from None
 
 
 @router.get("/sessions/{int:session_id}/entries", response=EntryList, summary="A session's stream")
@@ -208,41 +191,33 @@ def stream(request: HttpRequest, session_id: int, query: Query[StreamQuery]):
 def create_entry(request: HttpRequest, session_id: int, payload: EntryIn):
     """Post as an assigned blogger. With an Idempotency-Key, a retry returns the original (200)."""
     session = get_object_or_404(Session.objects.select_related("event"), pk=session_id)
-    if not session.can_blog(request.auth):
-        raise HttpError(403, "You are not assigned to blog this session.")
+    require_blogger(request.auth, session)
     key = _idempotency_key(request)
-    form = _validated(EntryForm(_form_data(payload.dict()), session=session))
+    fields = _fields(payload.dict())
+    check_post_rate(request.auth)
     try:
-        entry = form.save_entry(author=request.auth, idempotency_key=key)
-    except IdempotencyConflict as conflict:
-        raise HttpError(409, str(conflict)) from None
+        entry = actions.post_entry(
+            session=session, author=request.auth, idempotency_key=key, **fields
+        )
+    except ValidationError as error:
+        raise _invalid(error) from None
+    except actions.StreamRefused as refusal:
+        raise HttpError(refusal.status, str(refusal)) from None
     return Status(200 if entry.replayed else 201, entry)
-
-
-def _entry_for_editor(request: HttpRequest, entry_id: int) -> Entry:
-    entry = get_object_or_404(Entry.objects.for_display(), pk=entry_id)
-    entry.check_editor(request.auth)
-    return entry
 
 
 @router.patch(
     "/entries/{int:entry_id}", response=EntryOut, auth=WRITE_AUTH, summary="Edit an entry"
 )
 def edit_entry(request: HttpRequest, entry_id: int, payload: EntryPatch):
-    entry = _entry_for_editor(request, entry_id)
-    if entry.is_deleted:
-        raise HttpError(410, "This entry was deleted.")
-    current = {
-        "kind": entry.kind,
-        "body": entry.body,
-        "speaker": entry.attribution_speaker_id,
-        "attribution": entry.attribution_name,
-        "source_url": entry.source_url,
-        "key_moment": entry.key_moment,
-    }
-    current.update(payload.dict(exclude_unset=True))
-    form = _validated(EntryForm(_form_data(current), instance=entry, session=entry.session))
-    form.save_entry()
+    """Change any of the fields sent; the others stay. Nothing sent, nothing changes."""
+    entry = get_entry_for_editor(request.auth, entry_id)
+    try:
+        actions.edit_entry(entry=entry, **_fields(payload.dict(exclude_unset=True)))
+    except ValidationError as error:
+        raise _invalid(error) from None
+    except actions.StreamRefused as refusal:
+        raise HttpError(refusal.status, str(refusal)) from None
     return entry
 
 
@@ -250,7 +225,20 @@ def edit_entry(request: HttpRequest, entry_id: int, payload: EntryPatch):
     "/entries/{int:entry_id}", response=EntryOut, auth=WRITE_AUTH, summary="Delete an entry"
 )
 def delete_entry(request: HttpRequest, entry_id: int):
-    """Soft-delete: readers see it disappear; the stream keeps a tombstone."""
-    entry = _entry_for_editor(request, entry_id)
-    entry.soft_delete()
+    """Hide: readers see it disappear; the stream keeps a tombstone until it is restored."""
+    entry = get_entry_for_editor(request.auth, entry_id)
+    actions.hide_entry(entry=entry)
+    return entry
+
+
+@router.post(
+    "/entries/{int:entry_id}/restore",
+    response=EntryOut,
+    auth=WRITE_AUTH,
+    summary="Restore a deleted entry",
+)
+def restore_entry(request: HttpRequest, entry_id: int):
+    """Bring a deleted entry back where it was; readers see it return. Idempotent."""
+    entry = get_entry_for_editor(request.auth, entry_id)
+    actions.restore_entry(entry=entry)
     return entry

@@ -1,32 +1,18 @@
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-import secrets
-from typing import TYPE_CHECKING, Any
-
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.validators import URLValidator
-from django.db import IntegrityError, models, transaction
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.utils import timezone
 
-from entries import broadcast
 from entries.markdown import render_markdown
+from liveblog.validators import HttpURLField, refuse_unstorable_text
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-
-    from sessions.models import Session
-
-
-# What a client may send as an Idempotency-Key (the console sends a UUID).
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
-
-
-class IdempotencyConflict(Exception):
-    """The Idempotency-Key was already used for a different entry."""
+# One message for a speaker who is not the session's, whichever door the entry comes by.
+NOT_THIS_SESSIONS_SPEAKER = (
+    "That speaker is not one of this session's speakers: pick one of theirs, or type the "
+    "name of whoever said it."
+)
 
 
 class EntryQuerySet(models.QuerySet["Entry"]):
@@ -51,13 +37,16 @@ class Entry(models.Model):
         CREATED = "created"
         UPDATED = "updated"
         DELETED = "deleted"
+        RESTORED = "restored"
 
     session = models.ForeignKey("talks.Session", on_delete=models.CASCADE, related_name="entries")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="entries"
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
-    body = models.TextField(help_text="Markdown.")
+    body = models.TextField(
+        help_text="Markdown.", error_messages={"blank": "Write something before posting."}
+    )
     html = models.TextField(editable=False, help_text="The body rendered and sanitised on save.")
     attribution_speaker = models.ForeignKey(
         "talks.Speaker",
@@ -70,14 +59,12 @@ class Entry(models.Model):
     attribution_name = models.CharField(
         max_length=200, blank=True, help_text="For a quote from anyone else: who said or wrote it."
     )
-    source_url = models.URLField(
-        blank=True,
-        validators=[URLValidator(schemes=["http", "https"])],
-        help_text="Where the quote comes from (http or https).",
-    )
+    source_url = HttpURLField(blank=True, help_text="Where the quote comes from (http or https).")
     key_moment = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Set by the first change of words or attribution; a key-moment mark leaves it alone.
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # created_seq orders the stream; seq is the number of the entry's latest change.
     created_seq = models.PositiveBigIntegerField(editable=False)
@@ -124,168 +111,52 @@ class Entry(models.Model):
 
     @property
     def was_edited(self) -> bool:
-        return self.created_seq != self.seq and not self.is_deleted
+        """Its words or attribution changed after posting (a key-moment mark is not an edit)."""
+        return self.edited_at is not None and not self.is_deleted
 
-    def check_editor(self, user: AbstractBaseUser | AnonymousUser) -> None:
-        """Raise PermissionDenied unless the user may change this entry.
-
-        Organisers may change any entry; a blogger only their own, and only while assigned.
-        """
-        from sessions.models import is_organiser
-
-        if is_organiser(user):
-            return
-        can_blog = self.session.can_blog(user)
-        if can_blog and self.author_id == user.pk:
-            return
-        if can_blog:
-            raise PermissionDenied("You can only change your own entries.")
-        raise PermissionDenied("You are not assigned to blog this session.")
-
-    @classmethod
-    def post(
-        cls, *, session: Session, author, idempotency_key: str | None = None, **fields: Any
-    ) -> Entry:
-        """Publish a new entry: number it, render it, and push it to readers after commit.
-
-        With an idempotency key, a retry of the same post returns the original entry (with
-        `replayed` set) instead of a duplicate; the same key for a different post raises
-        IdempotencyConflict.
-        """
-        entry = cls(session=session, author=author, **fields)
-        entry.replayed = False
-        if not idempotency_key:
-            entry._record(cls.Action.CREATED)
-            return entry
-        entry.idempotency_key = idempotency_key
-        entry.idempotency_fingerprint = cls._fingerprint(session, fields)
-        if (
-            original := cls._replay(author, idempotency_key, entry.idempotency_fingerprint)
-        ) is not None:
-            return original
-        try:
-            with transaction.atomic():
-                entry._record(cls.Action.CREATED)
-        except IntegrityError:
-            # A concurrent retry with the same key won the race: answer with its entry.
-            original = cls._replay(author, idempotency_key, entry.idempotency_fingerprint)
-            if original is None:
-                raise
-            return original
-        return entry
-
-    @classmethod
-    def _replay(cls, author, key: str, fingerprint: str) -> Entry | None:
-        original = cls.objects.filter(author=author, idempotency_key=key).first()
-        if original is None:
-            return None
-        if original.idempotency_fingerprint != fingerprint:
-            raise IdempotencyConflict(
-                "This Idempotency-Key was already used for a different entry."
+    def clean(self) -> None:
+        """The rules for an entry, for every door: the console, the API, the admin, commands."""
+        errors: dict[str, list[str]] = {}
+        for name in ("body", "attribution_name", "source_url"):
+            try:
+                refuse_unstorable_text(getattr(self, name))
+            except ValidationError as error:
+                errors.setdefault(name, []).extend(error.messages)
+        was_empty = not self.body  # clean_fields has said so already
+        self.body = self.body.strip()
+        self.attribution_name = self.attribution_name.strip()
+        if not self.body and not was_empty:
+            errors.setdefault("body", []).append("Write something before posting.")
+        elif len(self.body) > settings.ENTRY_BODY_MAX_LENGTH:
+            errors.setdefault("body", []).append(
+                f"An entry is at most {settings.ENTRY_BODY_MAX_LENGTH:,} characters "
+                f"(this one is {len(self.body):,})."
             )
-        original.replayed = True
-        return original
-
-    @staticmethod
-    def _fingerprint(session: Session, fields: dict[str, Any]) -> str:
-        canonical = {name: getattr(value, "pk", value) for name, value in sorted(fields.items())}
-        canonical["session"] = session.pk
-        encoded = json.dumps(canonical, sort_keys=True, default=str).encode()
-        return hashlib.sha256(encoded).hexdigest()
-
-    def edit(self, **fields) -> None:
-        for name, value in fields.items():
-            setattr(self, name, value)
-        self._record(self.Action.UPDATED)
-
-    def set_key_moment(self, value: bool) -> None:
-        if self.key_moment != value:
-            self.edit(key_moment=value)
-
-    def soft_delete(self) -> None:
-        if not self.is_deleted:
-            self.deleted_at = timezone.now()
-            self._record(self.Action.DELETED)
-
-    def _record(self, action: str) -> None:
         if self.kind == self.Kind.TEXT:
+            # A text entry carries no attribution, whatever was sent with it.
             self.attribution_speaker = None
             self.attribution_name = ""
             self.source_url = ""
-        elif self.attribution_speaker_id:
-            self.attribution_name = ""
-        # Rendered into href and cite: only http(s), whichever door the entry came in by.
-        if self.source_url and not self.source_url.lower().startswith(("http://", "https://")):
-            raise ValidationError({"source_url": "The source must be an http or https URL."})
+        elif self.kind == self.Kind.QUOTE:
+            speaker_id = self.attribution_speaker_id
+            if not speaker_id and not self.attribution_name:
+                errors.setdefault("__all__", []).append(
+                    "A quote needs attribution: pick one of the session's speakers or name "
+                    "who said or wrote it."
+                )
+            if speaker_id and self.attribution_name:
+                errors.setdefault("attribution_name", []).append(
+                    "Pick a speaker or type a name, not both."
+                )
+            if (
+                speaker_id
+                and self.session_id
+                and not self.session.speakers.filter(pk=speaker_id).exists()
+            ):
+                errors.setdefault("attribution_speaker", []).append(NOT_THIS_SESSIONS_SPEAKER)
+        if errors:
+            raise ValidationError(errors)
+
+    def render(self) -> None:
+        """Render the body once, here, so no reader's request ever renders Markdown."""
         self.html = render_markdown(self.body)
-        with transaction.atomic():
-            self.seq = self.session.allocate_seq()
-            now = timezone.now()
-            if action == self.Action.CREATED:
-                self.created_seq = self.seq
-                self.created_at = now
-            self.updated_at = now
-            self.save()
-            broadcast.entry_changed(self, action)
-
-
-class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
-    def active(self) -> ApiTokenQuerySet:
-        return self.filter(revoked_at__isnull=True)
-
-
-class ApiToken(models.Model):
-    """A personal API token. Only its SHA-256 is stored; the token is shown once."""
-
-    PREFIX = "lb_"
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
-    )
-    name = models.CharField(max_length=100)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    hint = models.CharField(
-        max_length=12, editable=False, help_text="The token's first characters."
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ApiTokenQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.hint}…)"
-
-    @staticmethod
-    def hash(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
-
-    @classmethod
-    def issue(cls, user, name: str) -> tuple[ApiToken, str]:
-        """Create a token for the user; return it with the secret, which is not kept."""
-        secret = cls.PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(user=user, name=name, key_hash=cls.hash(secret), hint=secret[:8])
-        return token, secret
-
-    @classmethod
-    def authenticate(cls, secret: str):
-        """The active user behind a token, or None. Revoked tokens fail at once."""
-        if not secret.startswith(cls.PREFIX) or len(secret) > 200:
-            return None
-        token = (
-            cls.objects.active().select_related("user").filter(key_hash=cls.hash(secret)).first()
-        )
-        if token is None or not token.user.is_active:
-            return None
-        now = timezone.now()
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-            cls.objects.filter(pk=token.pk).update(last_used_at=now)
-        return token.user
-
-    def revoke(self) -> None:
-        if self.revoked_at is None:
-            self.revoked_at = timezone.now()
-            self.save(update_fields=["revoked_at"])

@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import reswap, retarget
 
-from entries import broadcast
+from entries import actions, stream
 from entries.forms import EntryForm
-from entries.models import IDEMPOTENCY_KEY, ApiToken, Entry, IdempotencyConflict
-from sessions.models import Session, is_organiser
+from entries.models import Entry
+from entries.permissions import (
+    check_post_rate,
+    edit_refusal,
+    get_entry_for_editor,
+    require_blogger,
+)
+from sessions.models import Session
+
+# The console's outbox (static/js/outbox.js) says what it is with this header: it wants
+# the posted entry as the console shows it, or the reason as plain text.
+OUTBOX_HEADER = "X-Liveblog-Outbox"
 
 
 def _get_session(event: str, slug: str) -> Session:
@@ -25,16 +33,33 @@ def _get_session(event: str, slug: str) -> Session:
 
 def _get_session_for_blogger(request: HttpRequest, event: str, slug: str) -> Session:
     session = _get_session(event, slug)
-    if not session.can_blog(request.user):
-        raise PermissionDenied("You are not assigned to blog this session.")
+    require_blogger(request.user, session)
     return session
 
 
-def _get_entry_for_editor(request: HttpRequest, pk: int) -> Entry:
-    """The entry, if this user may change it (Entry.check_editor)."""
-    entry = get_object_or_404(Entry.objects.visible().for_display(), pk=pk)
-    entry.check_editor(request.user)
-    return entry
+def _text(message: str, status: int) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _refused(request: HttpRequest, refusal: actions.StreamRefused) -> HttpResponse:
+    """A change the stream's rules refuse: the reason, where the user made it."""
+    if request.htmx or OUTBOX_HEADER in request.headers:
+        return _text(str(refusal), refusal.status)
+    return render(request, "entries/refused.html", {"reason": str(refusal)}, status=refusal.status)
+
+
+def _console_entries(request: HttpRequest, session: Session) -> list[Entry]:
+    entries = list(session.entries.visible().for_display().newest_first()[:50])
+    for entry in entries:
+        entry.session = session
+        entry.can_edit = edit_refusal(request.user, entry) is None
+    return entries
+
+
+def _console_entry(request: HttpRequest, entry: Entry, status: int = 200) -> HttpResponse:
+    """One entry as the console shows it (its controls: the view has checked the user)."""
+    entry.can_edit = True
+    return render(request, "entries/partials/console_entry.html", {"entry": entry}, status=status)
 
 
 @require_GET
@@ -69,7 +94,7 @@ def session_page(request: HttpRequest, event: str, slug: str) -> HttpResponse:
             "event": session.event,
             "entries": page,
             # The fragments readers are pushed, from this process's cache where it has them.
-            "fragments": [broadcast.entry_html(entry) for entry in page],
+            "fragments": [stream.entry_html(entry) for entry in page],
             "older": older,
             "is_head": before is None,
             "last_seq": last_seq,
@@ -90,81 +115,77 @@ def entry_page(request: HttpRequest, event: str, slug: str, pk: int) -> HttpResp
     )
 
 
-@require_GET
-def console(request: HttpRequest, event: str, slug: str) -> HttpResponse:
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
-    session = _get_session_for_blogger(request, event, slug)
-    entries = session.entries.visible().for_display().newest_first()[:50]
+def _console(request: HttpRequest, session: Session, form: EntryForm, status: int = 200):
     return render(
         request,
         "entries/console.html",
         {
             "session": session,
             "event": session.event,
-            "form": EntryForm(session=session),
-            "entries": entries,
-            "is_organiser": is_organiser(request.user),
+            "form": form,
+            "entries": _console_entries(request, session),
+            # Past the wrap-up time a blogger's console is read-only, and says why.
+            "closed": session.closed_to(request.user),
+            "wrap_up_ends_at": session.wrap_up_ends_at(),
         },
+        status=status,
     )
+
+
+@require_GET
+def console(request: HttpRequest, event: str, slug: str) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    session = _get_session(event, slug)
+    if not session.can_blog(request.user):
+        require_blogger(request.user, session)  # raises, with the reason
+    # A session past its wrap-up time still opens, read-only, saying why.
+    return _console(request, session, EntryForm(session=session))
 
 
 @require_POST
 def create(request: HttpRequest, event: str, slug: str) -> HttpResponse:
+    """Post an entry: from the console's outbox (with an Idempotency-Key), or a plain form."""
     session = _get_session_for_blogger(request, event, slug)
+    outbox = OUTBOX_HEADER in request.headers
+    try:
+        key = actions.parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
     form = EntryForm(request.POST, session=session)
     if not form.is_valid():
-        if request.htmx:
-            response = render(
-                request,
-                "entries/partials/compose.html",
-                {"form": form, "session": session},
-                status=422,
-            )
-            return reswap(retarget(response, "#compose"), "outerHTML")
-        return render(
-            request,
-            "entries/console.html",
-            {
-                "session": session,
-                "event": session.event,
-                "form": form,
-                "entries": session.entries.visible().for_display().newest_first()[:50],
-            },
-            status=422,
-        )
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not IDEMPOTENCY_KEY.match(key):
-        return HttpResponseBadRequest("Idempotency-Key must be 1 to 100 letters, digits or - _ . :")
+        if outbox:
+            messages = [message for errors in form.errors.values() for message in errors]
+            return _text(" ".join(messages), 422)
+        return _console(request, session, form, status=422)
+    check_post_rate(request.user)
     try:
-        entry = form.save_entry(author=request.user, idempotency_key=key)
-    except IdempotencyConflict as conflict:
-        return HttpResponse(str(conflict), status=409, content_type="text/plain; charset=utf-8")
-    if not request.htmx:
-        return redirect(session.get_console_url())
-    return render(
-        request,
-        "entries/partials/console_created.html",
-        {
-            "entry": entry,
-            "session": session,
-            "form": EntryForm(session=session),
-            "user": request.user,
-        },
-    )
+        entry = form.publish(author=request.user, idempotency_key=key)
+    except actions.StreamRefused as refusal:
+        return _refused(request, refusal)
+    if outbox:
+        return _console_entry(request, entry, status=200 if entry.replayed else 201)
+    return redirect(session.get_console_url())
 
 
 @require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = _get_entry_for_editor(request, pk)
+    entry = get_entry_for_editor(request.user, pk)
+    if entry.is_deleted:
+        return _refused(request, actions.EntryHidden())
     session = entry.session
     if request.method == "POST":
         form = EntryForm(request.POST, instance=entry, session=session)
         if form.is_valid():
-            form.save_entry()
+            try:
+                form.apply_edit()
+            except actions.StreamRefused as refusal:
+                return _refused(request, refusal)
+            except ValidationError as error:  # the entry changed under the form
+                return _text(" ".join(error.messages), 422)
             if not request.htmx:
                 return redirect(session.get_console_url())
-            return render(request, "entries/partials/console_entry.html", {"entry": entry})
+            return _console_entry(request, entry)
         status = 422
     else:
         form = EntryForm(instance=entry, session=session)
@@ -178,57 +199,105 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def console_entry(request: HttpRequest, pk: int) -> HttpResponse:
     """One entry as the console shows it: used by "cancel" in the inline editor."""
-    entry = _get_entry_for_editor(request, pk)
-    return render(request, "entries/partials/console_entry.html", {"entry": entry})
+    entry = get_entry_for_editor(request.user, pk)
+    if entry.is_deleted:
+        return _refused(request, actions.EntryHidden())
+    return _console_entry(request, entry)
+
+
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Hide an entry. Without JavaScript, GET asks first (htmx asks with hx-confirm)."""
+    entry = get_entry_for_editor(request.user, pk)
+    if request.method == "GET":
+        if entry.is_deleted:
+            return redirect(entry.session.get_console_url())
+        return render(
+            request,
+            "entries/confirm.html",
+            {
+                "session": entry.session,
+                "question": "Delete this entry?",
+                "consequence": "Readers will see it disappear. You can restore it afterwards.",
+                "action": request.path,
+                "button": "Delete",
+                "entry": entry,
+            },
+        )
+    actions.hide_entry(entry=entry)
+    if not request.htmx:
+        return redirect(entry.session.get_console_url())
+    return render(request, "entries/partials/console_deleted.html", {"entry": entry})
 
 
 @require_POST
-def delete(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = _get_entry_for_editor(request, pk)
-    entry.soft_delete()
+def restore(request: HttpRequest, pk: int) -> HttpResponse:
+    """Bring a hidden entry back: readers see it return where it was."""
+    entry = get_entry_for_editor(request.user, pk)
+    actions.restore_entry(entry=entry)
     if not request.htmx:
         return redirect(entry.session.get_console_url())
-    return HttpResponse("")
+    return _console_entry(request, entry)
 
 
 @require_POST
 def key_moment(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = _get_entry_for_editor(request, pk)
+    entry = get_entry_for_editor(request.user, pk)
     value = request.POST.get("key_moment")
     if value not in {"on", "off"}:
         return HttpResponseBadRequest("key_moment must be 'on' or 'off'.")
-    entry.set_key_moment(value == "on")
+    try:
+        actions.set_key_moment(entry=entry, value=value == "on")
+    except actions.StreamRefused as refusal:
+        return _refused(request, refusal)
     if not request.htmx:
         return redirect(entry.session.get_console_url())
-    return render(request, "entries/partials/console_entry.html", {"entry": entry})
+    return _console_entry(request, entry)
 
 
-@login_required
+STATUS_QUESTIONS = {
+    Session.Status.LIVE: ("Start the session?", "Readers will see it as live.", "Start"),
+    Session.Status.ENDED: (
+        "End the session?",
+        "Readers will see it as ended. Bloggers can still post wrap-ups for "
+        f"{settings.SESSION_WRAP_UP_HOURS} hours.",
+        "End session",
+    ),
+}
+
+
 @require_http_methods(["GET", "POST"])
-def profile(request: HttpRequest) -> HttpResponse:
-    """The user's API tokens: create one (shown once) or revoke one."""
-    new_secret = None
-    error = None
-    if request.method == "POST":
-        name = request.POST.get("name", "").strip()
-        if not name or len(name) > 100:
-            error = "Give the token a name of 1 to 100 characters, e.g. “phone”."
-        elif "\x00" in name:
-            error = "The name contains a NUL character."
-        else:
-            _, new_secret = ApiToken.issue(request.user, name)
-    tokens = request.user.api_tokens.all()
-    return render(
-        request,
-        "entries/profile.html",
-        {"tokens": tokens, "new_secret": new_secret, "error": error},
-        status=422 if error else 200,
-    )
+def set_status(request: HttpRequest, event: str, slug: str) -> HttpResponse:
+    """Start, end or reopen a session; readers see the new status at once.
 
-
-@login_required
-@require_POST
-def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
-    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
-    token.revoke()
-    return redirect("entries:profile")
+    Without JavaScript, GET ?status=… asks first (htmx asks with hx-confirm).
+    """
+    session = _get_session(event, slug)
+    if not session.can_blog(request.user):
+        require_blogger(request.user, session)
+    status = (request.POST if request.method == "POST" else request.GET).get("status")
+    if status not in Session.Status.values:
+        return HttpResponseBadRequest("status must be one of: upcoming, live, ended.")
+    if request.method == "GET":
+        if status not in STATUS_QUESTIONS:
+            return HttpResponseBadRequest("status must be live or ended.")
+        question, consequence, button = STATUS_QUESTIONS[status]
+        return render(
+            request,
+            "entries/confirm.html",
+            {
+                "session": session,
+                "question": question,
+                "consequence": consequence,
+                "action": request.path,
+                "button": button,
+                "fields": {"status": status},
+            },
+        )
+    try:
+        actions.set_session_status(session=session, status=status, by=request.user)
+    except actions.StreamRefused as refusal:
+        return _refused(request, refusal)
+    if not request.htmx:
+        return redirect(session.get_console_url())
+    return render(request, "sessions/partials/console_status.html", {"session": session})

@@ -5,6 +5,5 @@ from events import views
 app_name = "events"
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("events/<slug:slug>/", views.detail, name="detail"),
 ]

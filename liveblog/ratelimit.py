@@ -18,8 +18,17 @@ class RateLimited(Exception):
         self.retry_after = max(1, retry_after)
 
 
-def hit(key: str, *, limit: int, window: int) -> None:
-    """Count one attempt against `key`; raise RateLimited once over `limit` in the window."""
+def hit(
+    key: str,
+    *,
+    limit: int,
+    window: int,
+    message: str = "Too many attempts: wait {retry_after} seconds and try again.",
+) -> None:
+    """Count one attempt against `key`; raise RateLimited once over `limit` in the window.
+
+    `message` says what was limited, with {limit} and {retry_after} filled in.
+    """
     now = time.time()
     bucket = int(now // window)
     cache_key = f"{settings.RATE_LIMIT_PREFIX}:{key}:{bucket}"
@@ -30,9 +39,9 @@ def hit(key: str, *, limit: int, window: int) -> None:
         cache.set(cache_key, 1, timeout=window + 5)
         count = 1
     if count > limit:
+        retry_after = int((bucket + 1) * window - now) + 1
         raise RateLimited(
-            "Too many attempts: wait a moment and try again.",
-            retry_after=int((bucket + 1) * window - now) + 1,
+            message.format(limit=limit, retry_after=retry_after), retry_after=retry_after
         )
 
 

@@ -102,9 +102,14 @@ INSTALLED_APPS = [
     "template_partials",
     "ninja",  # serves the API docs' Swagger UI from our static files, not a CDN
     "csp",
+    # The project's own: the home page, the demo seed, the admin for the programme.
+    "liveblog",
     "events",
     "sessions.apps.SessionsConfig",
+    "realtime",
     "entries",
+    # Last: its post_migrate makes the groups from every other app's permissions.
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -115,7 +120,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "entries.middleware.SignedOutSocketsMiddleware",
+    "realtime.middleware.SignedOutSocketsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -228,8 +233,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "events:home"
-LOGOUT_REDIRECT_URL = "events:home"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -294,6 +299,8 @@ PORT = envint("PORT", 8000)
 
 # Liveblog's own knobs.
 ENTRY_BODY_MAX_LENGTH = envint("ENTRY_BODY_MAX_LENGTH", 5000)
+# How long after a session ends its bloggers may still post (wrap-ups) and change entries.
+SESSION_WRAP_UP_HOURS = envint("SESSION_WRAP_UP_HOURS", 24)
 ENTRIES_PER_PAGE = envint("ENTRIES_PER_PAGE", 20)
 API_MAX_REQUEST_BYTES = envint("API_MAX_REQUEST_BYTES", 64 * 1024)
 # Every other request body (forms, the admin). Both are kept, declared or chunked, by

@@ -12,6 +12,8 @@ urlpatterns = [
     re_path(r"^api/(?P<path>.*)$", views.api_not_found),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+    path("", include("accounts.urls")),
     path("", include("events.urls")),
     path("", include("sessions.urls")),
     path("", include("entries.urls")),

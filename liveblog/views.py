@@ -5,15 +5,39 @@ import hashlib
 from django.conf import settings
 from django.contrib.auth.views import LoginView as DjangoLoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 from django.views.defaults import permission_denied as default_permission_denied
 
+from events.models import Event
 from liveblog.ratelimit import RateLimited, client_address, hit
+from sessions.models import Session
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """What is live, what is coming, the events; and a blogger's own sessions."""
+    sessions = Session.objects.for_listing()
+    mine = []
+    if request.user.is_authenticated:
+        mine = list(sessions.filter(bloggers=request.user).exclude(status=Session.Status.ENDED))
+    return render(
+        request,
+        "home.html",
+        {
+            "live": sessions.live(),
+            "upcoming": sessions.upcoming().filter(ends_at__gte=timezone.now())[:12],
+            "events": Event.objects.all()[:20],
+            "mine": mine,
+        },
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """htmx callers get the reason as plain text, to show beside the control they used."""
-    if getattr(request, "htmx", False):
+    """htmx and the console's outbox get the reason as plain text, to show where they asked."""
+    if getattr(request, "htmx", False) or "X-Liveblog-Outbox" in request.headers:
         message = str(exception) or "You may not do that."
         return HttpResponseForbidden(message, content_type="text/plain; charset=utf-8")
     return default_permission_denied(request, exception)

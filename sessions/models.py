@@ -1,37 +1,29 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.db.models import F
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 
-from entries import broadcast
+from accounts.roles import is_organiser
+from liveblog.validators import HttpURLField
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-
-
-def is_organiser(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Organisers run the event: they may moderate and blog in every session."""
-    return bool(user.is_active and user.has_perm("entries.moderate_entry"))
 
 
 class Speaker(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
     affiliation = models.CharField(max_length=200, blank=True)
-    # Rendered as a link on the speaker's page: http and https only (Django's default
-    # schemes also let ftp and ftps through).
-    link = models.URLField(
-        blank=True,
-        validators=[URLValidator(schemes=["http", "https"])],
-        help_text="Their site or profile (http or https).",
-    )
+    # Rendered as a link on the speaker's page: http and https only.
+    link = HttpURLField(blank=True, help_text="Their site or profile (http or https).")
 
     class Meta:
         ordering = ["name"]
@@ -77,6 +69,8 @@ class Session(models.Model):
     # The stream: every change in the session takes the next number (see allocate_seq).
     last_seq = models.PositiveBigIntegerField(default=0, editable=False)
     status_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    # When it last ended: bloggers may post wrap-ups for SESSION_WRAP_UP_HOURS after it.
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = SessionQuerySet.as_manager()
 
@@ -112,10 +106,6 @@ class Session(models.Model):
     def is_live(self) -> bool:
         return self.status == self.Status.LIVE
 
-    @property
-    def group_name(self) -> str:
-        return broadcast.group_name(self.pk)
-
     def can_blog(self, user: AbstractBaseUser | AnonymousUser) -> bool:
         if not user.is_authenticated or not user.is_active:
             return False
@@ -134,16 +124,42 @@ class Session(models.Model):
         self.last_seq = Session.objects.filter(pk=self.pk).values_list("last_seq", flat=True).get()
         return self.last_seq
 
-    def set_status(self, status: str) -> bool:
-        """Start or end the session; readers see the change live. False if nothing changed."""
+    def wrap_up_ends_at(self) -> dt.datetime | None:
+        """Until when bloggers may still post after the session ended (None: not ended)."""
+        if self.status != self.Status.ENDED or self.ended_at is None:
+            return None
+        return self.ended_at + dt.timedelta(hours=settings.SESSION_WRAP_UP_HOURS)
+
+    def closed_to(self, user: AbstractBaseUser | AnonymousUser | None) -> str | None:
+        """Why this user may no longer post or change entries here, or None if they may.
+
+        Bloggers post before (previews), during, and for a while after the session (wrap-
+        ups are common); after that the record is the organisers' to correct. No user
+        means the system itself (the clock, a command), which is never refused.
+        """
+        closes = self.wrap_up_ends_at()
+        if closes is None or timezone.now() < closes or user is None or is_organiser(user):
+            return None
+        return (
+            f"This session ended {settings.SESSION_WRAP_UP_HOURS} hours or more ago, and "
+            "its wrap-up time is over: ask an organiser to reopen it."
+        )
+
+    def status_change_refused(
+        self, status: str, user: AbstractBaseUser | AnonymousUser | None
+    ) -> str | None:
+        """Why this user may not move the session to `status`, or None if they may.
+
+        upcoming → live → ended, or upcoming → ended for a talk that never ran; an ended
+        session reopens (→ live) for organisers, and for its bloggers while they may still
+        post. Nothing goes back to upcoming.
+        """
         if status not in self.Status.values:
-            raise ValueError(f"unknown status {status!r}")
-        with transaction.atomic():
-            locked = Session.objects.select_for_update().get(pk=self.pk)
-            if locked.status == status:
-                return False
-            self.status = status
-            self.status_seq = self.allocate_seq()
-            self.save(update_fields=["status", "status_seq"])
-            broadcast.session_status_changed(self)
-        return True
+            return "The status must be one of: upcoming, live, ended."
+        if status == self.status:
+            return None
+        if status == self.Status.UPCOMING:
+            return "A session that has started or ended cannot go back to upcoming."
+        if status == self.Status.LIVE and self.status == self.Status.ENDED:
+            return self.closed_to(user)
+        return None

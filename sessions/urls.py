@@ -6,5 +6,4 @@ app_name = "talks"
 
 urlpatterns = [
     path("speakers/<slug:slug>/", views.speaker, name="speaker"),
-    path("events/<slug:event>/<slug:slug>/status/", views.set_status, name="status"),
 ]

@@ -14,8 +14,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from accounts.roles import BLOGGERS, ORGANISERS, ensure_groups
+from entries import actions
 from entries.models import Entry
-from entries.roles import BLOGGERS, ORGANISERS, ensure_groups
 from events.models import Event
 from sessions.models import Session, Speaker
 
@@ -109,7 +110,7 @@ def other_session(db, event, outsider):
 
 
 def post_entry(session, author, body="Hello from the room", **fields) -> Entry:
-    return Entry.post(
+    return actions.post_entry(
         session=session, author=author, kind=fields.pop("kind", "text"), body=body, **fields
     )
 

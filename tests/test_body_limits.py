@@ -17,7 +17,8 @@ from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
 from django.core.signals import request_started
 
-from entries.models import ApiToken, Entry
+from accounts.models import ApiToken
+from entries.models import Entry
 from liveblog.asgi import application
 from liveblog.middleware import BodyLimitMiddleware
 from sessions.models import Session
@@ -228,7 +229,7 @@ async def test_an_app_that_answers_anyway_after_the_limit_is_not_heard():
 
 ISSUE_TOKEN = """
 from django.contrib.auth import get_user_model
-from entries.models import ApiToken
+from accounts.models import ApiToken
 print(ApiToken.issue(get_user_model().objects.get(username="blogger"), "raw chunked")[1])
 """
 

@@ -7,17 +7,17 @@ from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from entries import broadcast
-from entries.consumers import (
+from liveblog.asgi import application
+from liveblog.ratelimit import ConnectionGate
+from realtime import broadcast
+from realtime.consumers import (
     CLOSE_BUSY,
     CLOSE_NOT_FOUND,
     CLOSE_SIGNED_OUT,
     connection_gate,
     gate_address,
 )
-from entries.hub import Hub
-from liveblog.asgi import application
-from liveblog.ratelimit import ConnectionGate
+from realtime.hub import Hub
 from tests.conftest import post_entry
 
 
@@ -232,7 +232,7 @@ async def test_signing_out_with_the_channel_layer_down_still_signs_out(
             raise ConnectionError("layer down")
 
     client, _ = await sync_to_async(signed_in_cookie)(blogger)
-    monkeypatch.setattr("entries.broadcast.get_channel_layer", lambda: Broken())
+    monkeypatch.setattr("realtime.broadcast.get_channel_layer", lambda: Broken())
     response = await sync_to_async(client.post)("/accounts/logout/")
     assert response.status_code == 302
     assert "_auth_user_id" not in (await sync_to_async(lambda: client.session.items())())

@@ -1,10 +1,13 @@
 """Every write, by every kind of user: only assigned bloggers (and organisers) may write."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
-from entries.models import Entry
-from sessions.models import Session
+from accounts.models import ApiToken
+from entries.models import NOT_THIS_SESSIONS_SPEAKER, Entry
+from sessions.models import Session, Speaker
 from tests.conftest import post_entry
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +18,11 @@ def create_url(session):
 
 
 def status_url(session):
-    return reverse("talks:status", kwargs={"event": session.event.slug, "slug": session.slug})
+    return reverse("entries:status", kwargs={"event": session.event.slug, "slug": session.slug})
+
+
+# What the console's outbox (static/js/outbox.js) sends with every post.
+OUTBOX = {"HTTP_X_LIVEBLOG_OUTBOX": "1"}
 
 
 def login(client, user):
@@ -48,10 +55,8 @@ ALLOWED = {
 @pytest.mark.parametrize("who", list(ALLOWED))
 def test_posting(client, session, actors, who):
     login(client, actors[who])
-    response = client.post(
-        create_url(session), {"kind": "text", "body": "From the room"}, HTTP_HX_REQUEST="true"
-    )
-    assert response.status_code == (200 if ALLOWED[who] else 403)
+    response = client.post(create_url(session), {"kind": "text", "body": "From the room"}, **OUTBOX)
+    assert response.status_code == (201 if ALLOWED[who] else 403)
     assert session.entries.count() == (1 if ALLOWED[who] else 0)
 
 
@@ -131,11 +136,9 @@ def test_a_blogger_unassigned_later_can_no_longer_edit(client, session, blogger)
     assert client.post(reverse("entries:delete", args=[entry.pk])).status_code == 403
 
 
-def test_forbidden_htmx_calls_get_the_reason_as_text(client, session, outsider):
+def test_forbidden_outbox_posts_get_the_reason_as_text(client, session, outsider):
     client.force_login(outsider)
-    response = client.post(
-        create_url(session), {"kind": "text", "body": "x"}, HTTP_HX_REQUEST="true"
-    )
+    response = client.post(create_url(session), {"kind": "text", "body": "x"}, **OUTBOX)
     assert response.status_code == 403
     assert response["Content-Type"].startswith("text/plain")
     assert response.content.decode() == "You are not assigned to blog this session."
@@ -146,15 +149,13 @@ def test_the_console_posts_and_shows_the_entry_at_once(client, session, blogger)
     page = client.get(session.get_console_url()).content.decode()
     assert 'id="compose"' in page and "htmx.min.js" in page
     response = client.post(
-        create_url(session),
-        {"kind": "text", "body": "Live from **Like Minds**"},
-        HTTP_HX_REQUEST="true",
+        create_url(session), {"kind": "text", "body": "Live from **Like Minds**"}, **OUTBOX
     )
+    assert response.status_code == 201
     html = response.content.decode()
     entry = session.entries.get()
     assert f'id="console-entry-{entry.pk}"' in html
     assert "<strong>Like Minds</strong>" in html
-    assert 'hx-swap-oob="true"' in html  # a fresh, empty compose form
     assert entry.author == blogger and entry.seq == 1
 
 
@@ -170,9 +171,9 @@ def test_a_quote_attributed_to_a_speaker(client, session, blogger, euan):
     response = client.post(
         create_url(session),
         {"kind": "quote", "body": "Thingification", "attribution_speaker": euan.pk},
-        HTTP_HX_REQUEST="true",
+        **OUTBOX,
     )
-    assert response.status_code == 200
+    assert response.status_code == 201
     entry = session.entries.get()
     assert entry.kind == "quote" and entry.attribution_speaker == euan
 
@@ -198,34 +199,70 @@ def test_editing_an_entry_inline(client, session, blogger):
 # Bad input: a clear error, and nothing stored.
 
 
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        ({"kind": "text", "body": ""}, "This field is required."),
-        ({"kind": "text", "body": "   \n  "}, "This field is required."),
-        ({"kind": "text", "body": "x" * 5001}, "Ensure this value has at most 5000 characters"),
-        ({"kind": "quote", "body": "Who said it?"}, "A quote needs attribution"),
-        ({"kind": "poem", "body": "Roses"}, "Select a valid choice."),
-        (
-            {
-                "kind": "quote",
-                "body": "x",
-                "attribution_name": "A",
-                "source_url": "javascript:alert(1)",
-            },
-            "Enter a valid URL.",
-        ),
-        ({"kind": "text", "body": "nul \x00 byte"}, "Null characters are not allowed."),
-    ],
-)
-def test_bad_entries_get_a_form_error_and_store_nothing(client, session, blogger, data, message):
+BAD_ENTRIES = [
+    ({"kind": "text", "body": ""}, "Write something before posting."),
+    ({"kind": "text", "body": "   \n  "}, "Write something before posting."),
+    ({"kind": "text", "body": "x" * 5001}, "An entry is at most 5,000 characters"),
+    ({"kind": "quote", "body": "Who said it?"}, "A quote needs attribution"),
+    ({"kind": "poem", "body": "Roses"}, "Select a valid choice."),
+    (
+        {
+            "kind": "quote",
+            "body": "x",
+            "attribution_name": "A",
+            "source_url": "javascript:alert(1)",
+        },
+        "Only http and https links are allowed (this one starts with javascript:).",
+    ),
+    (
+        {"kind": "quote", "body": "x", "attribution_name": "A", "source_url": "https://"},
+        "Enter a whole web address, e.g. https://example.com/post.",
+    ),
+    ({"kind": "text", "body": "nul \x00 byte"}, "Null characters are not allowed."),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), BAD_ENTRIES)
+def test_bad_entries_from_the_outbox_get_the_reason_once_and_store_nothing(
+    client, session, blogger, data, message
+):
     client.force_login(blogger)
-    response = client.post(create_url(session), data, HTTP_HX_REQUEST="true")
+    response = client.post(create_url(session), data, **OUTBOX)
     assert response.status_code == 422
-    assert response["HX-Retarget"] == "#compose"
-    assert message in response.content.decode()
+    assert response["Content-Type"].startswith("text/plain")
+    assert response.content.decode().count(message) == 1
     assert not Entry.objects.exists()
     assert Session.objects.get(pk=session.pk).last_seq == 0
+
+
+@pytest.mark.parametrize(("data", "message"), BAD_ENTRIES)
+def test_bad_entries_without_javascript_get_the_console_with_the_error(
+    client, session, blogger, data, message
+):
+    client.force_login(blogger)
+    response = client.post(create_url(session), data)
+    assert response.status_code == 422
+    assert response.content.decode().count(escape(message)) == 1
+    assert 'id="compose"' in response.content.decode()
+    assert not Entry.objects.exists()
+
+
+def test_a_speaker_of_another_session_is_refused_plainly_at_every_door(client, session, blogger):
+    stranger = Speaker.objects.create(name="Someone Else", slug="someone-else")
+    client.force_login(blogger)
+    data = {"kind": "quote", "body": "x", "attribution_speaker": stranger.pk}
+    form = client.post(create_url(session), data, **OUTBOX)
+    token = ApiToken.issue(blogger, "t")[1]
+    api = Client().post(
+        f"/api/sessions/{session.pk}/entries",
+        {"kind": "quote", "body": "x", "speaker": stranger.pk},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert form.status_code == api.status_code == 422
+    assert form.content.decode().startswith(NOT_THIS_SESSIONS_SPEAKER)
+    assert api.json()["errors"] == [{"loc": ["body", "speaker"], "msg": NOT_THIS_SESSIONS_SPEAKER}]
+    assert not Entry.objects.exists()
 
 
 def test_a_quote_of_a_speaker_from_another_session_is_refused(client, session, blogger):
@@ -264,9 +301,27 @@ def test_a_bad_status_or_key_moment_value_is_400(client, session, blogger, entry
 def test_writes_need_post(client, session, blogger, entry):
     client.force_login(blogger)
     assert client.get(create_url(session)).status_code == 405
-    assert client.get(reverse("entries:delete", args=[entry.pk])).status_code == 405
+    assert client.put(reverse("entries:delete", args=[entry.pk])).status_code == 405
     entry.refresh_from_db()
     assert not entry.is_deleted
+
+
+def test_without_javascript_delete_and_end_session_ask_first(client, session, blogger, entry):
+    """GET asks (htmx asks with hx-confirm); only the POST from the question does it."""
+    client.force_login(blogger)
+    question = client.get(reverse("entries:delete", args=[entry.pk])).content.decode()
+    assert "Delete this entry?" in question and "<strong>Like Minds</strong>" in question
+    assert f'action="{reverse("entries:delete", args=[entry.pk])}"' in question
+    question = client.get(status_url(session), {"status": "ended"}).content.decode()
+    assert "End the session?" in question and 'name="status" value="ended"' in question
+    entry.refresh_from_db()
+    session.refresh_from_db()
+    assert not entry.is_deleted and session.status == "live" and session.last_seq == 1
+    console = client.get(session.get_console_url()).content.decode()
+    # The controls are links and forms that work without JavaScript.
+    assert f'href="{reverse("entries:edit", args=[entry.pk])}"' in console
+    assert f'href="{reverse("entries:delete", args=[entry.pk])}"' in console
+    assert f'href="{status_url(session)}?status=ended"' in console
 
 
 def test_text_entries_drop_stray_attribution(session, blogger, euan):

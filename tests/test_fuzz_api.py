@@ -23,8 +23,10 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 
+from accounts.models import ApiToken
+from entries import actions
 from entries.markdown import render_markdown
-from entries.models import ApiToken, Entry
+from entries.models import Entry
 from sessions.models import Session
 from tests.conftest import post_entry
 
@@ -37,6 +39,7 @@ OPERATIONS = [
     ("/sessions/{session_id}/entries", "POST"),
     ("/entries/{entry_id}", "PATCH"),
     ("/entries/{entry_id}", "DELETE"),
+    ("/entries/{entry_id}/restore", "POST"),
 ]
 
 
@@ -78,7 +81,7 @@ def test_no_request_makes_a_server_error_or_an_unasked_change(
     mine = post_entry(session, blogger, "Mine")
     theirs = post_entry(other_session, outsider, "Theirs")
     deleted = post_entry(session, blogger, "Gone")
-    deleted.soft_delete()
+    actions.hide_entry(entry=deleted)
     tokens = {
         "blogger": ApiToken.issue(blogger, "fuzz")[1],
         "outsider": ApiToken.issue(outsider, "fuzz")[1],

@@ -13,10 +13,12 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from entries import broadcast, hub
-from entries.consumers import CatchUp, SessionConsumer
-from entries.hub import AsgiSink, Frame, Listener, get_hub, text_frame
+from entries import actions, stream
+from entries.stream import CatchUp
 from liveblog.asgi import application
+from realtime import hub
+from realtime.consumers import SessionConsumer
+from realtime.hub import AsgiSink, Frame, Listener, get_hub, text_frame
 from tests.conftest import post_entry
 from tests.test_realtime import connect, next_message, reader
 
@@ -225,15 +227,15 @@ async def test_a_catch_up_renders_only_fragments_this_process_has_not_rendered(
 ):
     for i in range(3):
         await sync_to_async(post_entry)(session, blogger, f"Entry {i}")
-    broadcast.FRAGMENTS.items.clear()  # as in a worker that did not see these changes
+    stream.FRAGMENTS.items.clear()  # as in a worker that did not see these changes
     renders = []
-    original = broadcast.render_to_string
+    original = stream.render_to_string
 
     def counting(name, context):
         renders.append(name)
         return original(name, context)
 
-    monkeypatch.setattr(broadcast, "render_to_string", counting)
+    monkeypatch.setattr(stream, "render_to_string", counting)
     for expected_renders in (3, 3):  # the second reader reuses the first one's
         communicator = reader(session.pk, "after=0")
         assert (await communicator.connect())[0]
@@ -249,17 +251,19 @@ async def test_an_entry_changed_during_its_catch_up_is_sent_new_and_then_live(
 ):
     entry = await sync_to_async(post_entry)(session, blogger, "First draft")
     await sync_to_async(post_entry)(session, blogger, "Another")
-    broadcast.FRAGMENTS.items.clear()
-    lookup = broadcast.FRAGMENTS.get
+    stream.FRAGMENTS.items.clear()
+    lookup = stream.FRAGMENTS.get
     edited = []
 
     def edit_between_the_two_reads(key):
         if not edited:
             edited.append(key)
-            entry.edit(body="Second draft")  # commits between the narrow and the full read
+            actions.edit_entry(
+                entry=entry, body="Second draft"
+            )  # commits between the narrow and the full read
         return lookup(key)
 
-    monkeypatch.setattr(broadcast.FRAGMENTS, "get", edit_between_the_two_reads)
+    monkeypatch.setattr(stream.FRAGMENTS, "get", edit_between_the_two_reads)
     communicator = reader(session.pk, "after=0")
     assert (await communicator.connect())[0]
     first, second, caught_up, live = [await next_message(communicator) for _ in range(4)]

@@ -30,10 +30,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.crypto import get_random_string
 
-from entries.consumers import CLOSE_BAD_REQUEST
-from entries.models import ApiToken, Entry
-from entries.roles import BLOGGERS
+from accounts.models import ApiToken
+from accounts.roles import BLOGGERS
+from entries import actions
+from entries.models import Entry
 from liveblog.asgi import application
+from realtime.consumers import CLOSE_BAD_REQUEST
 from sessions.models import Session
 from tests.conftest import make_user, post_entry
 
@@ -46,13 +48,15 @@ SIGNED_IN = set(ROLES) - {"anonymous"}
 MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "read": (("form", "token", "websocket"), set(ROLES)),
     "open_console": (("form",), WRITERS),
-    "post": (("form", "htmx", "token", "api_session"), WRITERS),
+    "post": (("form", "outbox", "token", "api_session"), WRITERS),
     "edit_own": (("form", "htmx", "token", "api_session"), WRITERS),
     "edit_other": (("form", "htmx", "token", "api_session", "admin"), MODERATORS),
     "delete_own": (("form", "htmx", "token", "api_session"), WRITERS),
     "delete_other": (("form", "htmx", "token", "api_session", "admin"), MODERATORS),
     "key_moment_own": (("form", "htmx", "token"), WRITERS),
     "key_moment_other": (("form", "htmx", "token", "admin"), MODERATORS),
+    "restore_own": (("form", "htmx", "token", "api_session"), WRITERS),
+    "restore_other": (("form", "htmx", "token", "api_session", "admin"), MODERATORS),
     "start_and_end": (("form", "htmx", "admin"), WRITERS),
     "create_token": (("form",), SIGNED_IN),
     "revoke_own_token": (("form",), SIGNED_IN),
@@ -75,6 +79,9 @@ class World:
     colleague: object
     own: dict[str, Entry] = field(default_factory=dict)
     others: Entry | None = None
+    # Entries already hidden, for restoring.
+    hidden_own: dict[str, Entry] = field(default_factory=dict)
+    hidden_others: Entry | None = None
 
 
 @pytest.fixture
@@ -96,9 +103,13 @@ def world(db, django_user_model, session, other_session, blogger, outsider, orga
         session.bloggers.add(users[role])
     for role, user in users.items():
         world.own[role] = post_entry(session, user, f"{role}'s own entry")
+        world.hidden_own[role] = post_entry(session, user, f"{role}'s hidden entry")
+        actions.hide_entry(entry=world.hidden_own[role])
     for role in ("reader", "outsider"):
         session.bloggers.remove(users[role])
     world.others = post_entry(session, colleague, "The colleague's entry")
+    world.hidden_others = post_entry(session, colleague, "The colleague's hidden entry")
+    actions.hide_entry(entry=world.hidden_others)
     return world
 
 
@@ -142,10 +153,16 @@ def client_for(world: World, role: str, door: str) -> tuple[Client, dict]:
     headers["HTTP_X_CSRFTOKEN"] = secret
     if door == "htmx":
         headers["HTTP_HX_REQUEST"] = "true"
+    if door == "outbox":
+        headers["HTTP_X_LIVEBLOG_OUTBOX"] = "1"
     return client, headers
 
 
 def target(world: World, role: str, action: str) -> Entry:
+    if action.startswith("restore"):
+        if action.endswith("_own") and role in world.hidden_own:
+            return world.hidden_own[role]
+        return world.hidden_others
     if action.endswith("_own") and role in world.own:
         return world.own[role]
     return world.others
@@ -156,7 +173,9 @@ def perform(world: World, role: str, action: str, door: str):
     client, headers = client_for(world, role, door)
     session = world.session
     verb = action.removesuffix("_own").removesuffix("_other")
-    entry = target(world, role, action) if verb in {"edit", "delete", "key_moment"} else None
+    entry = (
+        target(world, role, action) if verb in {"edit", "delete", "key_moment", "restore"} else None
+    )
     api = door in {"token", "api_session"}
 
     if action == "read":
@@ -173,7 +192,7 @@ def perform(world: World, role: str, action: str, door: str):
     if action in {"revoke_own_token", "revoke_others_token"}:
         owner = world.users.get(role) if action == "revoke_own_token" else world.colleague
         token, _ = ApiToken.issue(owner or world.colleague, "to revoke")
-        url = reverse("entries:revoke_token", args=[token.pk])
+        url = reverse("accounts:revoke_token", args=[token.pk])
         return client.post(url, **headers), 302
     if door == "admin":
         return perform_in_admin(client, headers, world, action, entry)
@@ -185,10 +204,15 @@ def perform(world: World, role: str, action: str, door: str):
             body = json.dumps({"body": "Posted"})
             return client.post(url, body, content_type="application/json", **headers), 201
         url = reverse("entries:create", kwargs={"event": session.event.slug, "slug": session.slug})
+        success = 201 if door == "outbox" else 302
         return client.post(url, {"kind": "text", "body": "Posted"}, **headers), success
     if action == "start_and_end":
-        url = reverse("talks:status", kwargs={"event": session.event.slug, "slug": session.slug})
+        url = reverse("entries:status", kwargs={"event": session.event.slug, "slug": session.slug})
         return client.post(url, {"status": "ended"}, **headers), success
+    if verb == "restore":
+        if api:
+            return client.post(f"/api/entries/{entry.pk}/restore", **headers), 200
+        return client.post(reverse("entries:restore", args=[entry.pk]), **headers), success
     if api:
         url = f"/api/entries/{entry.pk}"
         if verb == "delete":
@@ -215,7 +239,11 @@ def perform_in_admin(client: Client, headers: dict, world: World, action: str, e
         url = reverse("admin:talks_session_changelist")
         data = {"action": "end_sessions", "_selected_action": [world.session.pk]}
         return client.post(url, data, **headers), 302
-    name = {"delete_other": "hide_entries", "key_moment_other": "mark_key_moments"}[action]
+    name = {
+        "delete_other": "hide_entries",
+        "key_moment_other": "mark_key_moments",
+        "restore_other": "restore_entries",
+    }[action]
     data = {"action": name, "_selected_action": [entry.pk]}
     return client.post(reverse("admin:entries_entry_changelist"), data, **headers), 302
 
@@ -253,12 +281,13 @@ def check_cell(world: World, role: str, action: str, door: str) -> None:
         assert len(new) == 1
         created = Entry.objects.get(pk=new.pop())
         assert created.body == "Posted" and created.author == world.users[role]
-    elif action.startswith(("edit", "key_moment", "delete")):
+    elif action.startswith(("edit", "key_moment", "delete", "restore")):
         entry = Entry.objects.get(pk=target(world, role, action).pk)
         changed = {
             "edit": entry.body == "Changed",
             "key_moment": entry.key_moment,
             "delete": entry.is_deleted,
+            "restore": not entry.is_deleted,
         }
         assert changed[action.removesuffix("_own").removesuffix("_other")]
         assert after["last_seq"] == before["last_seq"] + 1
@@ -357,7 +386,7 @@ def test_token_forms_need_their_csrf_token(world):
     client.force_login(world.users["blogger"])
     assert client.post("/accounts/profile/", {"name": "phone"}).status_code == 403
     token, _ = ApiToken.issue(world.users["blogger"], "phone")
-    assert client.post(reverse("entries:revoke_token", args=[token.pk])).status_code == 403
+    assert client.post(reverse("accounts:revoke_token", args=[token.pk])).status_code == 403
     token.refresh_from_db()
     assert token.revoked_at is None and ApiToken.objects.count() == 1
 

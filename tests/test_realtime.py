@@ -10,9 +10,10 @@ from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from entries import broadcast
-from entries.consumers import CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND, CLOSE_RELOAD
+from entries import actions, stream
 from liveblog.asgi import application
+from realtime import broadcast
+from realtime.consumers import CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND, CLOSE_RELOAD
 from sessions.models import Session
 from tests.conftest import post_entry
 
@@ -58,9 +59,9 @@ async def test_a_new_entry_reaches_a_reader_as_one_rendered_fragment(session, bl
 async def test_edits_and_deletions_are_pushed_in_order(session, blogger):
     entry = await sync_to_async(post_entry)(session, blogger, "Typo heer")
     communicator = await connect(session.pk, f"after={entry.seq}")
-    await sync_to_async(entry.edit)(body="Typo here")
-    await sync_to_async(entry.set_key_moment)(True)
-    await sync_to_async(entry.soft_delete)()
+    await sync_to_async(actions.edit_entry)(entry=entry, body="Typo here")
+    await sync_to_async(actions.set_key_moment)(entry=entry, value=True)
+    await sync_to_async(actions.hide_entry)(entry=entry)
     edited, marked, deleted = [await next_message(communicator) for _ in range(3)]
     assert (edited["action"], edited["seq"]) == ("updated", 2)
     assert "Typo here" in edited["html"]
@@ -86,9 +87,9 @@ async def test_posting_through_the_console_pushes_to_every_reader_of_that_sessio
     response = await sync_to_async(client.post)(
         session.get_console_url() + "entries/",
         {"kind": "text", "body": "Room is full"},
-        HTTP_HX_REQUEST="true",
+        HTTP_X_LIVEBLOG_OUTBOX="1",
     )
-    assert response.status_code == 200
+    assert response.status_code == 201
     for communicator in readers:
         message = await next_message(communicator)
         assert "Room is full" in message["html"]
@@ -99,11 +100,16 @@ async def test_posting_through_the_console_pushes_to_every_reader_of_that_sessio
 
 async def test_starting_and_ending_a_session_is_pushed(session):
     communicator = await connect(session.pk)
-    await sync_to_async(session.set_status)(Session.Status.ENDED)
+    await sync_to_async(actions.set_session_status)(session=session, status=Session.Status.ENDED)
     message = await next_message(communicator)
     assert message["type"] == "status" and message["status"] == "ended" and message["seq"] == 1
     assert 'data-status="ended"' in message["html"]
-    assert await sync_to_async(session.set_status)(Session.Status.ENDED) is False
+    assert (
+        await sync_to_async(actions.set_session_status)(
+            session=session, status=Session.Status.ENDED
+        )
+        is False
+    )
     assert await communicator.receive_nothing()
     await communicator.disconnect()
 
@@ -132,11 +138,11 @@ async def test_a_reader_that_reconnects_gets_exactly_what_it_missed(session, blo
 
     # While away: a new entry, an edit, a deletion, an entry created and deleted, a status change.
     new = await sync_to_async(post_entry)(session, blogger, "Posted while away")
-    await sync_to_async(edited.edit)(body="Also seen, corrected")
-    await sync_to_async(deleted.soft_delete)()
+    await sync_to_async(actions.edit_entry)(entry=edited, body="Also seen, corrected")
+    await sync_to_async(actions.hide_entry)(entry=deleted)
     ghost = await sync_to_async(post_entry)(session, blogger, "Here and gone")
-    await sync_to_async(ghost.soft_delete)()
-    await sync_to_async(session.set_status)(Session.Status.ENDED)
+    await sync_to_async(actions.hide_entry)(entry=ghost)
+    await sync_to_async(actions.set_session_status)(session=session, status=Session.Status.ENDED)
 
     communicator = reader(session.pk, f"after={after}")
     assert (await communicator.connect())[0]
@@ -262,15 +268,15 @@ def test_the_fragment_is_rendered_once_per_change_not_per_reader(session, blogge
         renders.append(name)
         return original(name, *args, **kwargs)
 
-    monkeypatch.setattr(broadcast, "render_to_string", counting)
+    monkeypatch.setattr(stream, "render_to_string", counting)
     post_entry(session, blogger, "Once")
     assert renders == ["entries/partials/entry.html"]
 
 
 def test_fragments_are_kept_newest_first_and_for_a_limited_time(monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr(broadcast.time, "monotonic", lambda: clock[0])
-    cache = broadcast.FragmentCache(2, ttl=60)
+    monkeypatch.setattr(stream.time, "monotonic", lambda: clock[0])
+    cache = stream.FragmentCache(2, ttl=60)
     cache.put("a", "<a>")
     cache.put("b", "<b>")
     assert cache.get("a") == "<a>"  # now the newest
@@ -294,6 +300,6 @@ def test_the_session_page_shows_a_renamed_speaker_once_its_fragment_expires(
     euan.name = "Euan Semple, renamed"
     euan.save()
     assert ">Euan Semple</a>" in attribution()  # the fragment rendered a moment ago
-    later = time.monotonic() + broadcast.FRAGMENTS.ttl
-    monkeypatch.setattr(broadcast.time, "monotonic", lambda: later)
+    later = time.monotonic() + stream.FRAGMENTS.ttl
+    monkeypatch.setattr(stream.time, "monotonic", lambda: later)
     assert ">Euan Semple, renamed</a>" in attribution()

@@ -7,6 +7,7 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from entries import actions
 from entries.models import Entry
 from sessions.models import Session
 from tests.conftest import post_entry
@@ -42,7 +43,7 @@ def test_two_writers_posting_200_entries_get_unique_gap_free_numbers(session, bl
         for i in range(100):
             entry = post_entry(session, authors[index], f"writer {index} entry {i}")
             if i % 10 == 0:
-                entry.edit(body=f"writer {index} entry {i}, edited")
+                actions.edit_entry(entry=entry, body=f"writer {index} entry {i}, edited")
 
     assert run_concurrently(2, write) == []
     session.refresh_from_db()
@@ -61,7 +62,7 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_entry(session, blo
     results: list[int] = []
 
     def retry(index: int) -> None:
-        entry = Entry.post(
+        entry = actions.post_entry(
             session=session, author=blogger, kind="text", body="Flaky", idempotency_key="same"
         )
         results.append(entry.pk)

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import websockets
 
-from entries import broadcast
+from entries import actions, stream
 from entries.models import Entry
 from liveblog.server import APPLICATION, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, arguments
+from realtime import broadcast
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,9 +40,9 @@ def test_the_longest_entry_fits_in_a_message_with_room_to_spare(unit, session, b
     # autobahn holds outgoing messages to the same cap as incoming ones: an entry's change,
     # framed as JSON with its fragment, must stay well under it.
     body = (unit * settings.ENTRY_BODY_MAX_LENGTH)[: settings.ENTRY_BODY_MAX_LENGTH].strip()
-    entry = Entry.post(session=session, author=blogger, kind="quote", body=body,
+    entry = actions.post_entry(session=session, author=blogger, kind="quote", body=body,
                        attribution_name="N" * 200, source_url="https://example.com/" + "p" * 150)  # fmt: skip
-    message = broadcast.encode(broadcast.entry_payload(entry, Entry.Action.CREATED))
+    message = broadcast.encode(stream.entry_payload(entry, Entry.Action.CREATED))
     assert len(message.encode()) < MAX_MESSAGE_BYTES / 2
 
 
@@ -95,12 +96,12 @@ def port(server):
 
 LONG_ENTRY = """
 from django.contrib.auth import get_user_model
-from entries.models import Entry
+from entries import actions
 from sessions.models import Session
 session = Session.objects.get(pk=1)
 author = get_user_model().objects.get(username="blogger")
 body = "Slide notes & <asides> " * 200  # ~4,600 characters; escaped, its HTML is larger still
-entry = Entry.post(session=session, author=author, kind="text", body=body)
+entry = actions.post_entry(session=session, author=author, kind="text", body=body)
 print(entry.pk, entry.seq, len(entry.html))
 """
 

@@ -26,10 +26,11 @@ from django.test import Client
 from django.test.client import ClientHandler
 from django.utils import timezone
 
-from entries import broadcast
+from accounts.models import ApiToken
+from entries import stream
 from entries.forms import EntryForm
 from entries.markdown import is_safe_url, render_markdown
-from entries.models import ApiToken, Entry
+from entries.models import Entry
 from events.models import Event
 from sessions.models import Session, Speaker
 
@@ -84,6 +85,7 @@ TEMPLATE_HX = {
     "hx-trigger": r"[\w ,\[\]]*",
     "hx-ext": r"[\w\-, ]*",
     "hx-include": r"#[\w\-]+|closest form",
+    "hx-vals": r'\{"status": "(live|ended)"\}',
 }
 OUR_SCRIPTS = ("/static/", "/admin/jsi18n/")
 PLAIN_VALUE = re.compile(r"[\w\s#.,:/\-\[\]?]*")
@@ -320,7 +322,7 @@ def _post(session: Session, author, **data) -> Entry | None:
     form = EntryForm({"kind": "text", **data}, session=session)
     if not form.is_valid():
         return None
-    return form.save_entry(author=author)
+    return form.publish(author=author)
 
 
 @pytest.fixture
@@ -370,9 +372,9 @@ def test_entry_bodies_and_attributions_are_safe_wherever_they_show(
 
         assert_page_safe(client, session.get_absolute_url())
         assert_page_safe(client, speaker.get_absolute_url())
-        stream = get(client, f"/api/sessions/{session.pk}/entries?limit=500")
-        assert stream["Content-Type"] == "application/json; charset=utf-8"
-        items = json.loads(stream.content)["entries"]
+        api = get(client, f"/api/sessions/{session.pk}/entries?limit=500")
+        assert api["Content-Type"] == "application/json; charset=utf-8"
+        items = json.loads(api.content)["entries"]
         assert len(items) == len(posted)
         for item in items:
             assert_safe(item["html"], f"API entry {item['id']}")
@@ -385,7 +387,7 @@ def test_entry_bodies_and_attributions_are_safe_wherever_they_show(
                     assert_page_safe(admin, f"/admin/entries/entry/{entry.pk}/change/")
         else:
             for entry in posted:
-                assert_safe(broadcast.entry_payload(entry, Entry.Action.CREATED)["html"], "push")
+                assert_safe(stream.entry_payload(entry, Entry.Action.CREATED)["html"], "push")
     assert named_quotes > len(CORPUS) * 3 / 4
 
 
@@ -418,15 +420,15 @@ def test_source_urls_are_http_or_https_and_safe_in_cite_and_href(
         if form.is_valid():
             assert is_safe_url(form.cleaned_data["source_url"]), url
             assert form.cleaned_data["source_url"].startswith(("http://", "https://")), url
-            accepted.append(form.save_entry(author=blogger))
+            accepted.append(form.publish(author=blogger))
     # Most hostile URLs are refused; the ones kept are http(s) URLs with odd paths.
     assert 50 < len(accepted) < len(candidates) / 2
     html = assert_page_safe(client, session.get_absolute_url())
     assert html.count('<blockquote class="quote__body" hx-disable cite="http') == len(accepted)
     for entry in accepted:
-        assert_safe(broadcast.entry_payload(entry, Entry.Action.CREATED)["html"], entry.source_url)
-    stream = client.get(f"/api/sessions/{session.pk}/entries", {"limit": 500}).json()
-    for item in stream["entries"]:
+        assert_safe(stream.entry_payload(entry, Entry.Action.CREATED)["html"], entry.source_url)
+    api_stream = client.get(f"/api/sessions/{session.pk}/entries", {"limit": 500}).json()
+    for item in api_stream["entries"]:
         assert_safe(item["html"], item["source_url"])
 
 

@@ -136,12 +136,8 @@
   // --- Sending --------------------------------------------------------------------
 
   function errorText(status, html, type) {
+    // The server answers the outbox in plain text: the reason, for the blogger.
     if (type.startsWith("text/plain") && html) return html;
-    if (status === 422) {
-      const doc = new DOMParser().parseFromString(html, "text/html");
-      const messages = Array.from(doc.querySelectorAll(".form-errors p, .field-error")).map((el) => el.textContent.trim());
-      if (messages.length) return messages.join(" ");
-    }
     if (status === 403) return "refused (403). If you logged in again elsewhere, reload the page and resend.";
     if (status === 413) return "too large.";
     return "the server answered " + status + ".";
@@ -154,7 +150,7 @@
       response = await fetch(item.url, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Idempotency-Key": item.key, "HX-Request": "true", "X-CSRFToken": csrfToken() },
+        headers: { "Idempotency-Key": item.key, "X-Liveblog-Outbox": "1", "X-CSRFToken": csrfToken() },
         body: new URLSearchParams(item.fields),
       });
     } catch (e) {

@@ -92,7 +92,7 @@ def lab(live_server_url):
         "import datetime as dt, json\n"
         "from django.contrib.auth import get_user_model\n"
         "from django.utils import timezone\n"
-        "from entries.models import ApiToken\n"
+        "from accounts.models import ApiToken\n"
         "from sessions.models import Session, Speaker\n"
         "base = Session.objects.get(slug='like-minds-social-business')\n"
         "blogger = get_user_model().objects.get(username='blogger')\n"

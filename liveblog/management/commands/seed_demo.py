@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from entries.models import Entry
-from entries.roles import BLOGGERS, ORGANISERS, ensure_groups
+from accounts.roles import BLOGGERS, ORGANISERS, ensure_groups
+from entries import actions
 from events.models import Event
 from sessions.models import Session, Speaker
 
@@ -143,6 +143,12 @@ ENDED_ENTRIES = [
 ]
 
 
+SEEDED_ENTRIES = {
+    "like-minds-social-business": LIKE_MINDS_ENTRIES,
+    "social-media-is-not-marketing": ENDED_ENTRIES,
+}
+
+
 class Command(BaseCommand):
     help = "Create the Social Media Week London 2026 demo (idempotent)."
 
@@ -150,7 +156,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         ensure_groups()
         password = os.environ.get("DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
-        self._user("organiser", "Olivia Organiser", password, ORGANISERS, staff=True)
+        organiser = self._user("organiser", "Olivia Organiser", password, ORGANISERS, staff=True)
         blogger = self._user("blogger", "Ben Blogger", password, BLOGGERS, staff=False)
 
         today = timezone.localdate(timezone=LONDON)
@@ -192,16 +198,21 @@ class Command(BaseCommand):
                     "room": room,
                     "starts_at": starts,
                     "ends_at": starts + dt.timedelta(hours=hours),
-                    "status": status,
                 },
             )
             if session_created:
                 session.speakers.set([speakers[s] for s in speaker_slugs])
                 session.bloggers.add(blogger)
             sessions[slug] = session
-
-        self._entries(sessions["like-minds-social-business"], blogger, speakers, LIKE_MINDS_ENTRIES)
-        self._entries(sessions["social-media-is-not-marketing"], blogger, speakers, ENDED_ENTRIES)
+            # Every session starts upcoming; going live and ending are changes in its
+            # stream, made as the organiser would make them.
+            if session_created and status != Session.Status.UPCOMING:
+                actions.set_session_status(session=session, status="live", by=organiser)
+            entries = SEEDED_ENTRIES.get(slug)
+            if session_created and entries:
+                self._entries(session, blogger, speakers, entries)
+            if session_created and status == Session.Status.ENDED:
+                actions.set_session_status(session=session, status="ended", by=organiser)
 
         verb = "Created" if created else "Checked"
         self.stdout.write(
@@ -222,10 +233,8 @@ class Command(BaseCommand):
         return user
 
     def _entries(self, session: Session, author, speakers, entries) -> None:
-        if session.entries.exists():
-            return
         for kind, body, extra in entries:
-            Entry.post(
+            actions.post_entry(
                 session=session,
                 author=author,
                 kind=kind,

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from entries import broadcast
+from realtime import broadcast
 from sessions.models import Session
 
 logger = logging.getLogger(__name__)
@@ -357,8 +357,19 @@ class Subscription:
         if frame.seq > self.head:
             self.head = frame.seq
         self.delivered += 1
+        failed = []
         for listener in self.listeners:
-            listener.push(frame)
+            try:
+                listener.push(frame)
+            except Exception:
+                # One reader's broken socket never stops the others' fan-out: that reader
+                # is dropped (it reconnects and catches up), the rest go on.
+                logger.exception("dropped a reader of session %s whose socket failed", self.group)
+                failed.append(listener)
+        for listener in failed:
+            # Marked dropped first, so it gets nothing more; its disconnect removes it.
+            with contextlib.suppress(Exception):
+                listener.drop()
 
     async def close(self) -> None:
         for task in self.tasks:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.models import Group, Permission
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 ORGANISERS = "Organisers"
 BLOGGERS = "Bloggers"
@@ -29,3 +34,8 @@ def ensure_groups(**kwargs) -> None:
     for app_label, codename in ORGANISER_PERMISSIONS:
         wanted |= Permission.objects.filter(content_type__app_label=app_label, codename=codename)
     organisers.permissions.add(*wanted)
+
+
+def is_organiser(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Organisers run the event: they may moderate and blog in every session."""
+    return bool(user.is_active and user.has_perm("entries.moderate_entry"))

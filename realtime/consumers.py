@@ -2,7 +2,7 @@
 
 Protocol (docs/realtime.md): connect to /ws/sessions/<id>/?after=SEQ; the server sends
 every change after SEQ in sequence order, then {"type": "caught_up", "seq": N}, then live
-changes, which the in-process hub (entries/hub.py) writes to every reader of the session.
+changes, which the in-process hub (realtime/hub.py) writes to every reader of the session.
 Clients may only send {"type": "ping"}; anything else closes the socket.
 
 Each worker admits a limited number of sockets per client address (ConnectionGate); a
@@ -15,6 +15,7 @@ import functools
 import ipaddress
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,11 +27,9 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from entries import broadcast
-from entries.hub import Listener, SessionNotFound, get_hub, sink_for
-from entries.models import Entry
 from liveblog.ratelimit import ConnectionGate
-from sessions.models import Session
+from realtime import broadcast
+from realtime.hub import Listener, SessionNotFound, get_hub, sink_for
 
 logger = logging.getLogger(__name__)
 
@@ -40,77 +39,6 @@ CLOSE_RELOAD = 4205  # too far behind (or ahead): reload the page instead of rep
 CLOSE_TOO_SLOW = 4408  # not reading its frames; where the server can, the connection is cut
 CLOSE_SIGNED_OUT = 4401  # the user signed out: reconnect (as who the browser is now)
 CLOSE_BUSY = 4429  # too many sockets from this address: a "busy" message says when to retry
-
-
-# Entries read whole per query when their fragments are not cached (SQLite caps parameters).
-UNCACHED_BATCH = 500
-
-
-class CatchUp:
-    """What a reader who has applied every change up to `after` still needs."""
-
-    def __init__(self, session_id: int, after: int) -> None:
-        self.session_id = session_id
-        self.after = after
-
-    def load(self) -> tuple[str, list[dict[str, Any]], int] | None:
-        """Return (verdict, payloads, cursor); None when the session does not exist.
-
-        last_seq is read before the entries: every change numbered up to it has committed
-        (numbers are taken under the session's lock), so the entries query sees them all.
-        """
-        session = Session.objects.filter(pk=self.session_id).first()
-        if session is None:
-            return None
-        last_seq = session.last_seq
-        if self.after > last_seq or last_seq - self.after > settings.CATCHUP_MAX_CHANGES:
-            return "reload", [], last_seq
-        changes: list[tuple[int, dict[str, Any]]] = []
-        if self.after < last_seq:
-            changes = self._entry_changes()
-            if session.status_seq > self.after:
-                changes.append((session.status_seq, broadcast.status_payload(session)))
-        changes.sort(key=lambda change: change[0])
-        cursor = max([last_seq, *(seq for seq, _ in changes)])
-        return "ok", [payload for _, payload in changes], cursor
-
-    def _entry_changes(self) -> list[tuple[int, dict[str, Any]]]:
-        """One (seq, payload) per entry changed after `after`, in its state now.
-
-        One narrow query finds them; fragments come from this process's cache, and only
-        entries not in it are read whole and rendered. Those are read a moment later and
-        may have changed again since: they keep the seq of the first read (the cursor is
-        built from it), and the newer change reaches the reader live after its catch-up.
-        """
-        rows = (
-            Entry.objects.filter(session_id=self.session_id, seq__gt=self.after)
-            .order_by("seq")
-            .values_list("pk", "seq", "created_seq", "updated_at", "deleted_at", "key_moment")
-        )
-        changes: list[tuple[int, dict[str, Any]]] = []
-        uncached: dict[int, dict[str, Any]] = {}
-        for pk, seq, created_seq, updated_at, deleted_at, key_moment in rows:
-            if deleted_at is not None:
-                if created_seq > self.after:
-                    continue  # created and deleted while away: never shown, nothing to do
-                payload = broadcast.change_payload(pk, seq, Entry.Action.DELETED, False, None)
-            else:
-                action = Entry.Action.CREATED if created_seq > self.after else Entry.Action.UPDATED
-                html = broadcast.FRAGMENTS.get(broadcast.fragment_key(pk, seq, updated_at))
-                payload = broadcast.change_payload(pk, seq, action, key_moment, html)
-                if html is None:
-                    uncached[pk] = payload
-            changes.append((seq, payload))
-        ids = list(uncached)
-        for start in range(0, len(ids), UNCACHED_BATCH):
-            batch = ids[start : start + UNCACHED_BATCH]
-            for entry in Entry.objects.filter(pk__in=batch).for_display():
-                payload = uncached[entry.pk]
-                if entry.is_deleted:
-                    payload.update(action=Entry.Action.DELETED, key_moment=False)
-                else:
-                    payload.update(key_moment=entry.key_moment, html=broadcast.entry_html(entry))
-        return changes
 
 
 @functools.cache
@@ -129,8 +57,20 @@ def _settings_changed(setting: str, **kwargs: Any) -> None:
         connection_gate.cache_clear()
 
 
+# (session id, after) -> ("ok" or "reload", payloads, cursor), or None for no such session.
+CatchUpLoader = Callable[[int, int], tuple[str, list[dict[str, Any]], int] | None]
+
+
 class SessionConsumer(AsyncWebsocketConsumer):
-    """A reader's socket: catch-up through this consumer, live changes through the hub."""
+    """A reader's socket: catch-up through this consumer, live changes through the hub.
+
+    What a catch-up holds is the stream's business (entries.stream.catch_up): the
+    project's asgi.py hands it in, so this app never imports the apps above it.
+    """
+
+    def __init__(self, *args: Any, catch_up: CatchUpLoader, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.load_catch_up = catch_up
 
     # The hub holds the session's one channel for the whole process, so a reader needs no
     # channel of its own; an alias that names no layer gives it none (AsyncConsumer.__call__).
@@ -208,7 +148,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             # Already at the newest change this process has seen: no database read.
             payloads, cursor = [], after
         else:
-            result = await database_sync_to_async(CatchUp(self.session_id, after).load)()
+            result = await database_sync_to_async(self.load_catch_up)(self.session_id, after)
             if result is None:
                 await self.close(code=CLOSE_NOT_FOUND)
                 return None

@@ -4,13 +4,13 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from entries import broadcast
+from realtime import broadcast
 
 
 class SignedOutSocketsMiddleware:
     """Once a request has signed someone out, close the reader sockets of that sign-in.
 
-    entries.apps.note_sign_out marks the request; by the time the response comes back here
+    realtime.apps.note_sign_out marks the request; by the time the response comes back here
     the session is flushed, so the pages reconnect as who the browser is now.
     """
 

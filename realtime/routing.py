@@ -1,5 +1,7 @@
 """The reader's websocket route, and the websocket application that serves it.
 
+Any other path is refused at the handshake (daphne answers 403), with no error logged.
+
 Most readers are anonymous and send no session cookie. For them Channels'
 AuthMiddlewareStack would still open the session and look the user up (a thread hop per
 connect, and three more copies of the scope), which a reconnect storm pays thousands of
@@ -13,17 +15,30 @@ from __future__ import annotations
 from typing import Any
 
 from channels.auth import AuthMiddlewareStack
+from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.urls import path
+from django.urls import path, re_path
 
-from entries.consumers import SessionConsumer
+from realtime.consumers import CatchUpLoader, SessionConsumer
 
-websocket_urlpatterns = [
-    path("ws/sessions/<int:session_id>/", SessionConsumer.as_asgi()),
-]
+
+class NoSuchSocket(AsyncWebsocketConsumer):
+    """An upgrade on a path that has no socket: refused before accepting (HTTP 403)."""
+
+    channel_layer_alias = "liveblog.no-channel"
+
+    async def connect(self) -> None:
+        await self.close()
+
+
+def websocket_urlpatterns(catch_up: CatchUpLoader) -> list:
+    return [
+        path("ws/sessions/<int:session_id>/", SessionConsumer.as_asgi(catch_up=catch_up)),
+        re_path(r"", NoSuchSocket.as_asgi()),
+    ]
 
 
 class AuthWhenSignedIn:
@@ -46,6 +61,6 @@ def has_session_cookie(scope: dict[str, Any]) -> bool:
     return any(header == b"cookie" and name in value for header, value in scope.get("headers", ()))
 
 
-websocket_application = AllowedHostsOriginValidator(
-    AuthWhenSignedIn(URLRouter(websocket_urlpatterns))
-)
+def websocket_application(catch_up: CatchUpLoader):
+    """The origin check, the user (AuthWhenSignedIn), then the route."""
+    return AllowedHostsOriginValidator(AuthWhenSignedIn(URLRouter(websocket_urlpatterns(catch_up))))

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke_token"),
+]
