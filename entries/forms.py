@@ -38,8 +38,9 @@ class EntryForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.session = session
         self.instance.session = session
-        body = self.fields["body"]
-        body.widget.attrs["maxlength"] = settings.ENTRY_BODY_MAX_LENGTH
+        if "body" not in self.fields:
+            return  # the admin's form for a hidden entry: every field is read-only
+        self.fields["body"].widget.attrs["maxlength"] = settings.ENTRY_BODY_MAX_LENGTH
         self.fields["attribution_speaker"].queryset = session.speakers.all()
         self.fields["attribution_speaker"].empty_label = "— choose a speaker —"
         self.fields["attribution_name"].widget.attrs["placeholder"] = (

@@ -318,10 +318,13 @@ def test_without_javascript_delete_and_end_session_ask_first(client, session, bl
     session.refresh_from_db()
     assert not entry.is_deleted and session.status == "live" and session.last_seq == 1
     console = client.get(session.get_console_url()).content.decode()
-    # The controls are links and forms that work without JavaScript.
-    assert f'href="{reverse("entries:edit", args=[entry.pk])}"' in console
-    assert f'href="{reverse("entries:delete", args=[entry.pk])}"' in console
-    assert f'href="{status_url(session)}?status=ended"' in console
+    # The controls are buttons in forms that work without JavaScript (GET: a page).
+    for url in (
+        reverse("entries:edit", args=[entry.pk]),
+        reverse("entries:delete", args=[entry.pk]),
+    ):
+        assert f'<form method="get" action="{url}"' in console
+    assert f'<form method="get" action="{status_url(session)}"' in console
 
 
 def test_text_entries_drop_stray_attribution(session, blogger, euan):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import os
 import socket
 
@@ -447,3 +448,56 @@ async def read_frame(sock: socket.socket) -> bytes:
     elif length == 127:
         length = int.from_bytes(await exactly(8), "big")
     return await exactly(length)
+
+
+class RaisingSink(RecordingSink):
+    """A socket whose write raises something no one foresaw."""
+
+    def write(self, frame: Frame) -> bool:
+        raise RuntimeError("the transport broke in a new way")
+
+    def drop(self) -> None:
+        raise OSError("and so does closing it")
+
+
+async def test_a_reader_whose_socket_raises_never_stops_the_others_fan_out(
+    session, blogger, caplog
+):
+    received = [[], []]
+    listeners = [
+        Listener(RecordingSink(received[0])),
+        Listener(RaisingSink([])),
+        Listener(RecordingSink(received[1])),
+    ]
+    for listener in listeners:
+        await get_hub().join(session.pk, listener)
+        listener.go_live(0)
+    subscription = get_hub().subscriptions[session.pk]
+    for seq in (1, 2):
+        subscription.deliver({"type": "stream.change", "seq": seq, "text": "{}"})
+    assert received == [[1, 2], [1, 2]]
+    assert listeners[1].dropped  # dropped at its first failure, skipped after
+    assert caplog.text.count("socket failed") == 1
+    for listener in listeners:
+        await get_hub().leave(listener)
+    assert session.pk not in get_hub().subscriptions
+
+
+def test_the_private_twisted_and_autobahn_state_the_hub_writes_through_is_there():
+    """TwistedSink reads what Twisted keeps unsent and autobahn's state (no public getters);
+    pyproject pins daphne, Twisted and autobahn to the versions this is tested on."""
+    from autobahn.websocket.protocol import WebSocketProtocol
+    from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
+    from twisted.internet import tcp
+    from twisted.internet.abstract import FileDescriptor
+
+    descriptor = FileDescriptor()
+    assert descriptor.dataBuffer == b"" and descriptor.offset == 0
+    assert descriptor._tempDataLen == 0 and descriptor._writeDisconnected is False
+    assert issubclass(tcp.Connection, FileDescriptor) and hasattr(tcp.Connection, "connected")
+    assert issubclass(DaphneProtocol, WebSocketProtocol)
+    assert isinstance(WebSocketProtocol.STATE_OPEN, int)
+    # Both set as a connection opens: compression None unless negotiated, state OPEN.
+    source = inspect.getsource(inspect.getmodule(WebSocketProtocol))
+    assert "self._perMessageCompress = None" in source
+    assert "self.state = WebSocketProtocol.STATE_OPEN\n" in source

@@ -65,12 +65,13 @@ def server(tmp_path_factory):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    log = directory / "server.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "liveblog.server", "-b", "127.0.0.1", "-p", str(port)],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30
@@ -83,7 +84,7 @@ def server(tmp_path_factory):
                     "server did not start"
                 )
                 time.sleep(0.2)
-        yield port, env
+        yield port, env, log
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -109,7 +110,7 @@ print(entry.pk, entry.seq, len(entry.html))
 async def test_catch_up_sends_entries_larger_than_the_client_message_cap(server):
     # The cap is for what clients send; what the server sends (a long entry's fragment in
     # a catch-up or a live push) must not be held to it.
-    port, env = server
+    port, env, _ = server
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", LONG_ENTRY],
         cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,
@@ -154,3 +155,38 @@ async def test_a_small_non_protocol_message_gets_the_protocol_close_code(port):
             return closed.value.rcvd.code
 
     assert await scenario() == 4400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ws/nothing-here/",
+        "/ws/sessions/abc/",
+        "/ws/sessions/1/extra/",
+        "/ws/sessions/",
+        "/ws/%ff%fe/",
+        "/api/sessions/1/entries",
+    ],
+)
+async def test_an_upgrade_on_a_path_with_no_socket_is_refused_without_an_error(server, path):
+    port, _, log = server
+    before = log.read_text()
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}{path}", origin=f"http://127.0.0.1:{port}"
+        ):
+            pass
+    assert refused.value.response.status_code == 403
+    added = log.read_text()[len(before) :]
+    assert "Traceback" not in added and "ERROR" not in added, added
+
+
+async def test_a_session_id_past_the_database_range_is_not_found(server):
+    port, _, log = server
+    before = log.read_text()
+    url = f"ws://127.0.0.1:{port}/ws/sessions/{2**64}/"
+    async with websockets.connect(url, origin=f"http://127.0.0.1:{port}") as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd.code == 4404
+    assert "Traceback" not in log.read_text()[len(before) :]

@@ -85,7 +85,6 @@ TEMPLATE_HX = {
     "hx-trigger": r"[\w ,\[\]]*",
     "hx-ext": r"[\w\-, ]*",
     "hx-include": r"#[\w\-]+|closest form",
-    "hx-vals": r'\{"status": "(live|ended)"\}',
 }
 OUR_SCRIPTS = ("/static/", "/admin/jsi18n/")
 PLAIN_VALUE = re.compile(r"[\w\s#.,:/\-\[\]?]*")

@@ -17,6 +17,7 @@
   const moreButton = $("new-updates");
   const statusSlot = $("session-status");
   const moments = $("key-moments");
+  const loadOlder = document.querySelector(".load-older");
   const momentsNav = moments && moments.closest("nav");
   const path = stream.dataset.wsPath;
   const reduceMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
@@ -210,6 +211,13 @@
     return list.getBoundingClientRect().top > -24;
   }
 
+  function belongsOnPage(node) {
+    // Within the stretch of the stream this page shows: newer than its oldest entry, or
+    // any entry at all on the page that shows the start of the stream.
+    const oldest = list.lastElementChild;
+    return !oldest || !loadOlder || createdSeq(node) > createdSeq(oldest);
+  }
+
   function place(node) {
     // Newest first by creation order, which concurrent posts may deliver out of turn.
     const mine = createdSeq(node);
@@ -325,8 +333,12 @@
       }
       if (lostShown) arrivedWhileLost += 1;
       announceArrival(node);
+    } else if (belongsOnPage(node)) {
+      // Restored, or (in a catch-up) updated after it was hidden here: back in its place.
+      enhance(node);
+      place(node);
     }
-    // An update to an entry not on this page (an older one) needs nothing more here.
+    // An update to an entry older than this page shows needs nothing here.
     empty.hidden = list.children.length > 0;
   }
 
