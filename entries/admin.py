@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from entries.forms import EntryForm
 from entries.models import Entry
+from liveblog.adminlists import ModelAdmin
 
 
 class AdminEntryForm(EntryForm):
@@ -13,7 +14,7 @@ class AdminEntryForm(EntryForm):
 
 
 @admin.register(Entry)
-class EntryAdmin(admin.ModelAdmin):
+class EntryAdmin(ModelAdmin):
     """Moderation: organisers correct or hide entries; readers see each change live."""
 
     form = AdminEntryForm

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from events.models import TIME_ZONE_CHOICES, Event
+from liveblog.adminlists import ModelAdmin
 from sessions.models import Session
 
 
@@ -14,7 +15,7 @@ class SessionInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ModelAdmin):
     list_display = ["name", "city", "starts_on", "ends_on", "hashtag", "time_zone"]
     list_filter = ["city", "starts_on"]
     search_fields = ["name", "city", "hashtag", "series_hashtag"]

@@ -1,17 +1,18 @@
 from django.contrib import admin
 
+from liveblog.adminlists import ModelAdmin
 from sessions.models import Session, Speaker
 
 
 @admin.register(Speaker)
-class SpeakerAdmin(admin.ModelAdmin):
+class SpeakerAdmin(ModelAdmin):
     list_display = ["name", "affiliation", "link"]
     search_fields = ["name", "affiliation"]
     prepopulated_fields = {"slug": ["name"]}
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(ModelAdmin):
     list_display = ["title", "event", "room", "starts_at", "status", "blogger_names", "last_seq"]
     list_filter = ["status", "event", "room"]
     search_fields = ["title", "event__name", "speakers__name", "room"]
