@@ -124,7 +124,9 @@ class ApiErrorsAsJsonMiddleware:
         ):
             return response
         json_response = JsonResponse(
-            {"detail": error_detail(request, response)}, status=response.status_code
+            {"detail": error_detail(request, response)},
+            status=response.status_code,
+            content_type="application/json; charset=utf-8",
         )
         for name, value in response.items():
             if name.lower() not in self.KEPT_HEADERS:
