@@ -6,5 +6,5 @@ app_name = "accounts"
 
 urlpatterns = [
     path("accounts/profile/", views.profile, name="profile"),
-    path("accounts/tokens/<int:pk>/revoke/", views.revoke_token, name="revoke_token"),
+    path("accounts/tokens/<id:pk>/revoke/", views.revoke_token, name="revoke_token"),
 ]

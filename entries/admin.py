@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from entries import actions
 from entries.forms import EntryForm
 from entries.models import Entry
+from liveblog.adminlists import ModelAdmin
 
 
 class AdminEntryForm(EntryForm):
@@ -15,7 +16,7 @@ class AdminEntryForm(EntryForm):
 
 
 @admin.register(Entry)
-class EntryAdmin(admin.ModelAdmin):
+class EntryAdmin(ModelAdmin):
     """Moderation: organisers correct or hide entries; readers see each change live."""
 
     form = AdminEntryForm

@@ -4,6 +4,10 @@ markdown-it-py's "js-default" preset ignores raw HTML and refuses javascript:, v
 file: and most data: links; nh3 then keeps only the tags and attributes below, and every
 link and image keeps its URL only if is_safe_url accepts it (absolute http, https or
 mailto), so nothing a blogger types can run in a reader's browser. See docs/security.md.
+
+Bare URLs become links (linkify-it-py), but only those written with their scheme
+("https://…") and e-mail addresses: "settings.py" or "README.md" stay text, though .py and
+.md are top-level domains. Linkified URLs go through the same nh3 and is_safe_url checks.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 URL_ATTRIBUTES = {"href", "src"}
 
-_md = MarkdownIt("js-default", {"typographer": True}).enable(
-    ["table", "strikethrough", "replacements", "smartquotes"]
+_md = MarkdownIt("js-default", {"typographer": True, "linkify": True}).enable(
+    ["table", "strikethrough", "replacements", "smartquotes", "linkify"]
 )
+_md.linkify.set({"fuzzy_link": False})
 # Headings in an entry sit under the page's h1/h2: shift them down so the outline holds.
 _md.options["maxNesting"] = 20
 

@@ -6,13 +6,13 @@ app_name = "entries"
 
 urlpatterns = [
     path("events/<slug:event>/<slug:slug>/", views.session_page, name="session"),
-    path("events/<slug:event>/<slug:slug>/entries/<int:pk>/", views.entry_page, name="entry"),
+    path("events/<slug:event>/<slug:slug>/entries/<id:pk>/", views.entry_page, name="entry"),
     path("events/<slug:event>/<slug:slug>/console/", views.console, name="console"),
     path("events/<slug:event>/<slug:slug>/console/entries/", views.create, name="create"),
     path("events/<slug:event>/<slug:slug>/status/", views.set_status, name="status"),
-    path("entries/<int:pk>/edit/", views.edit, name="edit"),
-    path("entries/<int:pk>/console/", views.console_entry, name="console_entry"),
-    path("entries/<int:pk>/delete/", views.delete, name="delete"),
-    path("entries/<int:pk>/restore/", views.restore, name="restore"),
-    path("entries/<int:pk>/key-moment/", views.key_moment, name="key_moment"),
+    path("entries/<id:pk>/edit/", views.edit, name="edit"),
+    path("entries/<id:pk>/console/", views.console_entry, name="console_entry"),
+    path("entries/<id:pk>/delete/", views.delete, name="delete"),
+    path("entries/<id:pk>/restore/", views.restore, name="restore"),
+    path("entries/<id:pk>/key-moment/", views.key_moment, name="key_moment"),
 ]

@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 
 from entries import actions
 from events.models import TIME_ZONE_CHOICES, Event
+from liveblog.adminlists import ModelAdmin
 from sessions.models import Session
 
 
@@ -25,7 +26,7 @@ class SessionInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ModelAdmin):
     list_display = ["name", "city", "starts_on", "ends_on", "hashtag", "time_zone"]
     list_filter = ["city", "starts_on"]
     search_fields = ["name", "city", "hashtag", "series_hashtag"]
@@ -40,7 +41,7 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(ModelAdmin):
     list_display = ["title", "event", "room", "starts_at", "status", "blogger_names", "last_seq"]
     list_filter = ["status", "event", "room"]
     search_fields = ["title", "event__name", "speakers__name", "room"]

@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from entries.api import router as entries_router
 from events.api import router as events_router
+from liveblog.jsonbody import BadBody, StrictJSONParser
 from liveblog.middleware import too_many
 from liveblog.ratelimit import RateLimited
 from sessions.api import router as sessions_router
@@ -25,6 +26,7 @@ api = NinjaAPI(
         "entries as an assigned blogger. See docs/api.md."
     ),
     urls_namespace="api",
+    parser=StrictJSONParser(),
 )
 api.add_router("/events", events_router, tags=["events"])
 api.add_router("/sessions", sessions_router, tags=["sessions"])
@@ -65,6 +67,10 @@ def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, BadBody):
+        # ninja wraps whatever the parser raises in a 400 "Cannot parse request body";
+        # the parser's own message says what is wrong and where.
+        return _error(request, 400, str(exc.__cause__))
     extra = {"errors": exc.errors} if getattr(exc, "errors", None) else {}
     return _error(request, exc.status_code, str(exc), **extra)
 

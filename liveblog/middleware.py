@@ -101,6 +101,50 @@ async def refuse(send: Send, api: bool, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class ApiErrorsAsJsonMiddleware:
+    """Under /api/, an error Django answers itself is JSON {"detail": ...} like the API's own.
+
+    The API answers its errors as JSON, but some never reach it: ninja answers a method a
+    path does not take with Django's HTML 405, and Django a Host header it does not allow
+    with its HTML 400 page. This sits outside those, so a script calling the API always
+    gets JSON it can read. Headers such as Allow and Retry-After are kept.
+    """
+
+    KEPT_HEADERS = {"content-type", "content-length"}
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path.startswith("/api/")
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        json_response = JsonResponse(
+            {"detail": error_detail(request, response)},
+            status=response.status_code,
+            content_type="application/json; charset=utf-8",
+        )
+        for name, value in response.items():
+            if name.lower() not in self.KEPT_HEADERS:
+                json_response[name] = value
+        json_response.cookies = response.cookies
+        return json_response
+
+
+def error_detail(request: HttpRequest, response: HttpResponse) -> str:
+    if response.status_code == 405:
+        allowed = ", ".join(sorted(response.get("Allow", "").replace(",", " ").split()))
+        return f"{request.method} is not allowed here; this path takes {allowed}."
+    if response.status_code == 400 and response.get("Content-Type", "").startswith("text/html"):
+        # Django's own 400 page: refused before the API saw it (a Host header not allowed).
+        return "Bad Request: refused before the API read it (is the Host header allowed?)."
+    return response.reason_phrase
+
+
 class RateLimitMiddleware:
     """Turn RateLimited, raised by any view, into a 429 with Retry-After."""
 

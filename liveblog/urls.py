@@ -1,9 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, register_converter
 
 from liveblog import views
 from liveblog.api import api
+from liveblog.ids import IdConverter
+
+# `<id:pk>`: an id a bigint can hold, or no match (a 404) rather than a query that fails.
+register_converter(IdConverter, "id")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

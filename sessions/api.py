@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from liveblog.ids import parse_id
 from sessions.models import Session, Speaker
 
 router = Router()
@@ -61,8 +62,11 @@ class SessionFilter(Schema):
 def list_sessions(request: HttpRequest, filters: Query[SessionFilter]):
     sessions = Session.objects.for_listing()
     if filters.event:
-        key = "event_id" if filters.event.isdigit() else "event__slug"
-        sessions = sessions.filter(**{key: filters.event})
+        event_id = parse_id(filters.event)
+        if event_id is not None:
+            sessions = sessions.filter(event_id=event_id)
+        else:
+            sessions = sessions.filter(event__slug=filters.event)
     if filters.status:
         sessions = sessions.filter(status=filters.status)
     return sessions

@@ -260,7 +260,7 @@ def raw_chunked_post(
 
 
 def test_a_real_server_refuses_a_chunked_api_post_over_the_limit(server):  # noqa: F811
-    port, env = server
+    port, env, _ = server
     secret = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", ISSUE_TOKEN],
         cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,

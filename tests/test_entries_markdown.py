@@ -90,3 +90,29 @@ def test_typography_is_made_pretty():
 )
 def test_is_safe_url(url, safe):
     assert is_safe_url(url) is safe
+
+
+def test_bare_urls_and_email_addresses_become_links():
+    url = "https://example.com/" + "a" * 480
+    html = render_markdown(f"Slides: {url}. Mail me@example.com or mailto:her@example.org")
+    assert f'<a href="{url}" rel="nofollow noopener noreferrer ugc">{url}</a>.' in html
+    assert urls_in(html) == [url, "mailto:me@example.com", "mailto:her@example.org"]
+    # Typography leaves a linked URL alone.
+    assert urls_in(render_markdown("See http://x.org/a--b...c")) == ["http://x.org/a--b...c"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "javascript:alert(1)",
+        "ftp://files.example.com/x",
+        "//evil.example/x",
+        "file:///etc/passwd",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "settings.py and README.md and www.example.com",
+        "`https://in.code.example/`",
+    ],
+)
+def test_linkify_makes_no_link_but_http_https_and_mailto(text):
+    assert urls_in(render_markdown(text)) == []

@@ -32,7 +32,9 @@ def test_the_limits_come_before_any_option_and_the_app_is_added_once():
 
 
 # Bodies of the longest length, each in a Markdown that expands as much as we know of.
-EXPANDING = ["<a@b.c>", "😀", '"', "&", "[a](http://b)", "|a|\n", "*a* ", "- a\n"]
+# (Bare addresses and URLs are linkified: "a@b.co " grows a little more than "<a@b.c>".)
+EXPANDING = ["<a@b.c>", "a@b.co ", "http://b ", "😀", '"', "&", "[a](http://b)", "|a|\n", "*a* ",
+             "- a\n"]  # fmt: skip
 
 
 @pytest.mark.parametrize("unit", EXPANDING)
