@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "events",
     "sessions.apps.SessionsConfig",
     "entries",
+    "programme",
 ]
 
 MIDDLEWARE = [
