@@ -344,6 +344,8 @@ def _past_midnight(
 def _s(value: object) -> str:
     if value is None:
         return ""
+    if isinstance(value, dict):  # a multilingual text, {"en": "...", "de": "..."}: the first
+        return next((_s(text) for text in value.values() if _s(text)), "")
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return str(value).strip()
     return ""
@@ -542,13 +544,18 @@ _CSV_COLUMNS = {
     "uid": "id",
     "title": "title",
     "start": "start",
+    "starttime": "start",
+    "begin": "start",
     "date": "date",
+    "day": "date",
     "end": "end",
+    "endtime": "end",
     "duration": "duration",
     "room": "room",
     "location": "room",
     "speakers": "speakers",
     "speaker": "speakers",
+    "speakernames": "speakers",
     "persons": "speakers",
     "description": "description",
     "abstract": "description",

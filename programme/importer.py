@@ -149,6 +149,7 @@ def apply(
     carried = plan.programme.fields
     with transaction.atomic():
         event = plan.event or _create_event(plan)
+        tick(len(plan.unchanged))
         for pk, name in plan.renamed.items():
             Speaker.objects.filter(pk=pk).update(name=name)
         speakers = SpeakerMatcher(plan.event_slug)
