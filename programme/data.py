@@ -43,6 +43,7 @@ class ProgrammeData:
     name: str = ""
     city: str = ""
     time_zone: str = ""  # an IANA name, "" when the file names none
+    zone_from_offsets: bool = False  # time_zone is a fixed zone (Etc/GMT-1) from the offsets
     starts_on: dt.date | None = None
     ends_on: dt.date | None = None
     sessions: list[SessionData] = field(default_factory=list)

@@ -162,6 +162,7 @@ def _finish(programme: ProgrammeData) -> None:
     if len(sessions) > MAX_SESSIONS:
         raise ProgrammeError(f"the file holds {len(sessions):,} sessions; at most {MAX_SESSIONS:,}")
     seen: dict[str, str] = {}
+    names: dict[str, str] = {}
     for session in sessions:
         where = session.where
         if not session.external_id:
@@ -183,20 +184,24 @@ def _finish(programme: ProgrammeData) -> None:
         session.title = _truncate(session.title, TITLE_MAX)
         session.room = _truncate(session.room, ROOM_MAX)
         session.speakers = _unique(
-            SpeakerData(s.external_id, _truncate(s.name, NAME_MAX))
+            # One name per person id, the first the file gives, so a re-import is stable.
+            SpeakerData(s.external_id, names.setdefault(s.external_id, _truncate(s.name, NAME_MAX)))
+            if s.external_id
+            else SpeakerData("", _truncate(s.name, NAME_MAX))
             for s in session.speakers
             if s.name
         )
 
     offsets = {s.starts_at.utcoffset() for s in sessions}
+    zones = {s.starts_at.tzinfo for s in sessions}
     zone = _zone(programme.time_zone)
-    if zone is None and len(offsets) == 1:
+    if zone is None and len(zones) == 1 and isinstance(next(iter(zones)), zoneinfo.ZoneInfo):
+        # Times placed in the event's zone (they had none of their own): that zone.
+        programme.time_zone = next(iter(zones)).key
+        zone = _zone(programme.time_zone)
+    elif zone is None and len(offsets) == 1:
         programme.time_zone = _fixed_zone_name(next(iter(offsets)))
-        if programme.time_zone and programme.time_zone != "UTC":
-            programme.warnings.append(
-                f"the file names no time zone; the event takes {programme.time_zone} from its"
-                " times' offsets (change it in the admin)"
-            )
+        programme.zone_from_offsets = programme.time_zone not in ("", "UTC")
         zone = _zone(programme.time_zone)
     elif zone is not None:
         mismatched = next(

@@ -89,6 +89,11 @@ def import_programme(
 def make_plan(programme: ProgrammeData, event_slug: str) -> Plan:
     event = Event.objects.filter(slug=event_slug).first()
     plan = Plan(event_slug=event_slug, programme=programme, event=event)
+    if event is None and programme.zone_from_offsets:
+        programme.warnings.append(
+            f"the file names no time zone; the new event takes {programme.time_zone} from its"
+            " times' offsets (change it in the admin)"
+        )
     existing: dict[str, Session] = {}
     if event is not None:
         sessions = event.sessions.exclude(external_id="").prefetch_related("speakers")

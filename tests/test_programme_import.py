@@ -160,6 +160,21 @@ def test_pretalx_json_is_imported_and_a_speaker_is_shared_by_their_code():
     assert curtis.sessions.count() == 2
 
 
+def test_a_person_id_given_two_names_in_one_file_keeps_the_first(tmp_path):
+    document = json.loads(DEMOCON.read_text(encoding="utf-8"))
+    talks = document["schedule"]["conference"]["days"][0]["rooms"]["Gray Room"]
+    talks[4]["persons"][0]["public_name"] = "Curtis Andrews (PSF)"
+    path = tmp_path / "two-names.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    run(path, "democon")
+
+    out, _ = run(path, "democon")
+
+    assert "0 created, 0 updated, 5 unchanged, 0 removed" in out
+    assert "renamed" not in out
+    assert Speaker.objects.get(external_id="democon/FMXAED").name == "Curtis Andrews"
+
+
 def test_a_utc_only_icalendar_file_with_repeated_titles_is_imported():
     out, _ = run(PYCON, "pycon-us-2025")
 

@@ -48,8 +48,6 @@ class Command(BaseCommand):
         except ProgrammeError as exc:
             raise CommandError(f"{file}: {exc}") from None
 
-        for warning in programme.warnings:
-            self.stderr.write(f"warning: {warning}")
         bar = tqdm(
             total=len(programme.sessions),
             desc="Importing",
@@ -66,6 +64,8 @@ class Command(BaseCommand):
         finally:
             bar.close()
 
+        for warning in programme.warnings:
+            self.stderr.write(f"warning: {warning}")
         verb = "would import" if dry_run else "imported"
         created = " (new event)" if result.event_created else ""
         self.stdout.write(
