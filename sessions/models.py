@@ -24,7 +24,7 @@ def is_organiser(user: AbstractBaseUser | AnonymousUser) -> bool:
 class Speaker(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
-    # The person's id in an imported programme, scoped by the event slug ("31c3/1544"):
+    # The person's id in an imported programme, scoped by the event slug ("36c3/9891"):
     # frab and pretalx number people per instance, so a bare "26" would clash across events.
     external_id = models.CharField(max_length=200, blank=True, default="")
     affiliation = models.CharField(max_length=200, blank=True)

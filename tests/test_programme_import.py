@@ -22,7 +22,7 @@ from sessions.models import Session, Speaker
 from tests.conftest import post_entry
 
 DATA = Path(__file__).parent / "data" / "programmes"
-CCC = DATA / "31c3-schedule.xml"
+CCC = DATA / "36c3-schedule.xml"
 DEMOCON = DATA / "pretalx-democon.json"
 PYCON = DATA / "pycon-us-2025-plenary.ics"
 SENDEZENTRUM = DATA / "sendezentrum-31c3.csv"
@@ -62,7 +62,8 @@ def refused(path: Path, event: str, **options) -> str:
     return str(exc.value)
 
 
-def berlin_event(slug: str = "31c3") -> Event:
+def berlin_event(slug: str) -> Event:
+    """31C3 in Hamburg, where the Sendezentrum's CSV comes from."""
     return Event.objects.create(
         name="31C3",
         slug=slug,
@@ -73,55 +74,93 @@ def berlin_event(slug: str = "31c3") -> Event:
     )
 
 
+def congress_event() -> Event:
+    """36C3, made by hand before its frab schedule is imported."""
+    return Event.objects.create(
+        name="36C3",
+        slug="36c3",
+        city="Leipzig",
+        time_zone="Europe/Berlin",
+        starts_on=dt.date(2019, 12, 27),
+        ends_on=dt.date(2019, 12, 30),
+    )
+
+
 # Each format, from a real file --------------------------------------------------------------
 
 
 def test_a_frab_schedule_creates_the_event_its_sessions_and_speakers():
-    out, err = run(CCC, "31c3")
+    out, err = run(CCC, "36c3")
 
-    assert "5 created, 0 updated, 0 unchanged, 0 removed" in out
+    assert "9 created, 0 updated, 0 unchanged, 0 removed" in out
     assert "(new event)" in out
     assert "Importing" not in err  # no progress bar when stdout is not a terminal
-    event = Event.objects.get(slug="31c3")
-    assert event.name == "31. Chaos Communication Congress"
-    assert (event.starts_on, event.ends_on) == (dt.date(2014, 12, 27), dt.date(2014, 12, 31))
+    event = Event.objects.get(slug="36c3")
+    assert event.name == "36th Chaos Communication Congress"
+    assert (event.starts_on, event.ends_on) == (dt.date(2019, 12, 27), dt.date(2019, 12, 30))
     # The file names no zone and no city: a fixed zone from its +01:00 offsets, and the
     # conference's name for the city (docs/programme.md).
     assert event.time_zone == "Etc/GMT-1"
-    assert event.city == "31. Chaos Communication Congress"
+    assert event.city == "36th Chaos Communication Congress"
     assert "names no time zone" in err
-    opening = Session.objects.get(external_id="29aecfd7-2e44-4f49-ab86-29b5e0877325")
-    assert opening.starts_at == dt.datetime(2014, 12, 27, 10, 0, tzinfo=UTC)
-    assert opening.ends_at == dt.datetime(2014, 12, 27, 10, 30, tzinfo=UTC)
-    assert opening.room == "Saal 1"
-    assert sorted(s.name for s in opening.speakers.all()) == ["Geraldine de Bastion", "erdgeist"]
-    assert Speaker.objects.get(name="erdgeist").external_id == "31c3/1544"
-    agenda = Session.objects.get(external_id="HOqeNIb6G7M4hYFKFRkCmQ")
-    assert agenda.title == "„Wir beteiligen uns aktiv an den Diskussionen“"
-    assert agenda.slug == "wir-beteiligen-uns-aktiv-an-den-diskussionen"
-    assert agenda.description.startswith("Im Sommer 2014")  # the abstract, then the description
-    assert agenda.status == Session.Status.UPCOMING
+    opening = Session.objects.get(external_id="6a32cb72-a69d-423c-91b5-60d88eb8e6c7")
+    assert opening.starts_at == dt.datetime(2019, 12, 27, 10, 0, tzinfo=UTC)
+    assert opening.ends_at == dt.datetime(2019, 12, 27, 10, 30, tzinfo=UTC)
+    assert opening.room == "Ada"
+    assert sorted(s.name for s in opening.speakers.all()) == ["bleeptrack", "blinry"]
+    assert Speaker.objects.get(name="LaForge").external_id == "36c3/1757"
+    epa = Session.objects.get(external_id="c73debf0-e6be-4bde-84b5-afaddbe0e3fa")
+    assert epa.title == '"Hacker hin oder her": Die elektronische Patientenakte kommt!'
+    assert epa.slug == "hacker-hin-oder-her-die-elektronische-patientenakte-kommt"
+    assert epa.description.startswith("Herzstück der digitalen")  # the abstract, then the rest
+    assert epa.status == Session.Status.UPCOMING
+    assert sorted(s.name for s in epa.speakers.all()) == [
+        "Dr. André Zilch",
+        "Martin Tschirsich",
+        "cbro - Dr. med. Christian Brodowski",
+    ]
+
+
+def test_a_title_repeated_in_one_room_gets_slugs_in_time_order():
+    run(CCC, "36c3")
+
+    # The wiki's two "Translation Team Meeting"s on day 1, listed 19:40 first, then 15:00,
+    # with guids that differ in their last character only.
+    meetings = Session.objects.filter(title="Translation Team Meeting").order_by("starts_at")
+    assert [(s.external_id[-2:], s.slug) for s in meetings] == [
+        ("cd", "translation-team-meeting"),
+        ("cf", "translation-team-meeting-2"),
+    ]
+    assert meetings[0].starts_at == dt.datetime(2019, 12, 27, 15, 0, tzinfo=BERLIN)
 
 
 def test_a_talk_past_midnight_keeps_the_date_its_date_element_gives():
-    run(CCC, "31c3")
+    run(CCC, "36c3")
 
-    # Day 1 is 2014-12-27, but Citizenfour starts at 00:00 on the 28th (the day runs to 04:00).
-    film = Session.objects.get(title="Citizenfour")
-    assert film.starts_at == dt.datetime(2014, 12, 28, 0, 0, tzinfo=BERLIN)
-    assert film.ends_at == dt.datetime(2014, 12, 28, 2, 15, tzinfo=BERLIN)
+    # Day 1 is 2019-12-27 (it runs to 04:00), but the Deep Space Night starts at 00:00 and
+    # Hacker Jeopardy at 00:50 on the 28th.
+    night = Session.objects.get(title="Doktor Ogen presents Deep Space Night")
+    assert night.starts_at == dt.datetime(2019, 12, 28, 0, 0, tzinfo=BERLIN)
+    assert night.ends_at == dt.datetime(2019, 12, 28, 2, 0, tzinfo=BERLIN)
+    jeopardy = Session.objects.get(title="Hacker Jeopardy")
+    assert jeopardy.starts_at == dt.datetime(2019, 12, 28, 0, 50, tzinfo=BERLIN)
+    assert jeopardy.ends_at == dt.datetime(2019, 12, 28, 2, 50, tzinfo=BERLIN)
 
 
 def test_without_date_elements_a_start_before_the_day_start_is_the_next_day(tmp_path):
     text = re.sub(r"<date>[^<]*</date>\n", "", CCC.read_text(encoding="utf-8"))
     path = tmp_path / "no-dates.xml"
     path.write_text(text, encoding="utf-8")
-    berlin_event()
+    congress_event()
 
-    run(path, "31c3")
+    run(path, "36c3")
 
-    film = Session.objects.get(title="Citizenfour")
-    assert film.starts_at == dt.datetime(2014, 12, 27, 23, 0, tzinfo=UTC)
+    night = Session.objects.get(title="Doktor Ogen presents Deep Space Night")
+    assert night.starts_at == dt.datetime(2019, 12, 27, 23, 0, tzinfo=UTC)
+    jeopardy = Session.objects.get(title="Hacker Jeopardy")
+    assert jeopardy.starts_at == dt.datetime(2019, 12, 27, 23, 50, tzinfo=UTC)
+    late = Session.objects.get(title="SIM card technology from A-Z")  # 23:30: the same day
+    assert late.starts_at == dt.datetime(2019, 12, 27, 22, 30, tzinfo=UTC)
 
 
 def test_without_dates_or_a_zone_a_new_event_is_refused_with_the_element_path(tmp_path):
@@ -129,19 +168,34 @@ def test_without_dates_or_a_zone_a_new_event_is_refused_with_the_element_path(tm
     path = tmp_path / "no-dates.xml"
     path.write_text(text, encoding="utf-8")
 
-    message = refused(path, "31c3")
+    message = refused(path, "36c3")
 
-    assert "/schedule/day[1]/room[@name='Saal 1']/event[1]" in message
+    assert "/schedule/day[1]/room[@name='Ada']/event[1]" in message
     assert "time zone" in message
 
 
 def test_two_people_with_the_same_name_but_different_ids_stay_two_speakers():
-    run(CCC, "31c3")
+    run(CCC, "36c3")
 
-    # 31C3 lists Laura Poitras under two person ids, once with a leading space.
-    poitras = Speaker.objects.filter(name="Laura Poitras").order_by("external_id")
-    assert [s.external_id for s in poitras] == ["31c3/3669", "31c3/5258"]
-    assert sorted(s.slug for s in poitras) == ["laura-poitras", "laura-poitras-2"]
+    # The merged 36C3 schedule lists blinry and bleeptrack under the Fahrplan's ids at the
+    # opening and under the WikiPaka pretalx's ids at Operation Mindfuck.
+    blinry = Speaker.objects.filter(name="blinry").order_by("external_id")
+    assert [s.external_id for s in blinry] == ["36c3/23", "36c3/6697"]
+    assert sorted(s.slug for s in blinry) == ["blinry", "blinry-2"]
+    bleeptrack = Speaker.objects.filter(name="bleeptrack").order_by("external_id")
+    assert [s.external_id for s in bleeptrack] == ["36c3/2", "36c3/9891"]
+
+
+def test_a_name_with_a_leading_space_is_the_same_name(tmp_path):
+    # 31C3 wrote " Laura Poitras" once; 36C3 has no such name, so one is made here.
+    path = variant(
+        tmp_path, CCC, ('<person id="23">blinry</person>', '<person id="23"> blinry</person>')
+    )
+
+    run(path, "36c3")
+
+    blinry = Speaker.objects.filter(name="blinry").order_by("external_id")
+    assert [s.external_id for s in blinry] == ["36c3/23", "36c3/6697"]
 
 
 def test_pretalx_json_is_imported_and_a_speaker_is_shared_by_their_code():
@@ -237,13 +291,13 @@ def test_the_real_sendezentrum_csv_is_refused_for_its_header():
 
 
 def test_importing_the_same_file_twice_changes_nothing():
-    run(CCC, "31c3")
+    run(CCC, "36c3")
     before = {s.external_id: (s.pk, s.slug) for s in Session.objects.all()}
     speakers = Speaker.objects.count()
 
-    out, _ = run(CCC, "31c3")
+    out, _ = run(CCC, "36c3")
 
-    assert "0 created, 0 updated, 5 unchanged, 0 removed" in out
+    assert "0 created, 0 updated, 9 unchanged, 0 removed" in out
     assert {s.external_id: (s.pk, s.slug) for s in Session.objects.all()} == before
     assert Speaker.objects.count() == speakers
 
@@ -258,76 +312,84 @@ def test_every_format_re_imports_as_unchanged(path):
 
 
 def test_a_revised_file_updates_the_same_sessions_in_place(tmp_path):
-    run(CCC, "31c3")
-    keynote = Session.objects.get(external_id="8c4e647f-813e-41ef-b05b-65469dd841c3")
+    run(CCC, "36c3")
+    keynote = Session.objects.get(external_id="3aae5c0a-9c9b-483a-8c09-b4402d749a82")
     # Live and blogged meanwhile: the import must not touch status or the sequence.
     Session.objects.filter(pk=keynote.pk).update(status="live", last_seq=7, status_seq=3)
     revised = variant(
         tmp_path,
         CCC,
-        ("<title>31C3 Keynote</title>", "<title>31C3 Keynote: A New Dawn</title>"),
-        ("<person id='5309'>alecempire</person>", "<person id='5309'>Alec Empire</person>"),
-        ("<date>2014-12-28T00:00:00+01:00</date>", "<date>2014-12-28T00:30:00+01:00</date>"),
+        (
+            "<title>The Case for Scale in Cyber Security</title>",
+            "<title>The Case for Scale in Cyber Security: Security Track Keynote</title>",
+        ),
+        ('<person id="9846">Vincenzo Iozzo</person>', '<person id="9846">Vincenzo</person>'),
+        ("<date>2019-12-28T00:50:00+01:00</date>", "<date>2019-12-28T01:20:00+01:00</date>"),
     )
 
-    out, _ = run(revised, "31c3")
+    out, _ = run(revised, "36c3")
 
-    assert "0 created, 2 updated, 3 unchanged, 0 removed" in out
+    assert "0 created, 2 updated, 7 unchanged, 0 removed" in out
     assert "1 speakers renamed" in out
     assert "title, speakers" not in out  # the keynote's speaker is the same person, renamed
     keynote.refresh_from_db()
-    assert keynote.title == "31C3 Keynote: A New Dawn"
-    assert keynote.slug == "31c3-keynote"  # the URL stays
+    assert keynote.title == "The Case for Scale in Cyber Security: Security Track Keynote"
+    assert keynote.slug == "the-case-for-scale-in-cyber-security"  # the URL stays
     assert (keynote.status, keynote.last_seq, keynote.status_seq) == ("live", 7, 3)
     speaker = keynote.speakers.get()
-    assert (speaker.name, speaker.external_id) == ("Alec Empire", "31c3/5309")
-    assert Speaker.objects.filter(name="alecempire").count() == 0
-    film = Session.objects.get(title="Citizenfour")
-    assert film.starts_at == dt.datetime(2014, 12, 27, 23, 30, tzinfo=UTC)
+    assert (speaker.name, speaker.external_id) == ("Vincenzo", "36c3/9846")
+    assert Speaker.objects.filter(name="Vincenzo Iozzo").count() == 0
+    jeopardy = Session.objects.get(title="Hacker Jeopardy")
+    assert jeopardy.starts_at == dt.datetime(2019, 12, 28, 0, 20, tzinfo=UTC)
 
 
 def test_a_session_gone_from_the_file_is_reported_and_left_without_prune(tmp_path):
-    run(CCC, "31c3")
-    revised = variant(tmp_path, CCC, ("guid='77aea78c", "guid='gone-77aea78c"))
+    run(CCC, "36c3")
+    revised = variant(tmp_path, CCC, ('guid="d1b8ed3f', 'guid="gone-d1b8ed3f'))
 
-    out, _ = run(revised, "31c3")
+    out, _ = run(revised, "36c3")
 
     assert "1 created" in out
-    assert "gone from the file: citizenfour" in out
+    assert "gone from the file: hacker-jeopardy" in out
     assert "1 gone from the file (--prune removes them)" in out
-    assert Session.objects.filter(external_id__startswith="77aea78c").exists()
+    assert Session.objects.filter(external_id__startswith="d1b8ed3f").exists()
 
 
 def test_prune_removes_vanished_sessions_but_keeps_one_with_entries(tmp_path, blogger):
-    run(CCC, "31c3")
-    blogged = Session.objects.get(title="31C3 Keynote")
-    post_entry(blogged, blogger, "Alec Empire opens with a new dawn.")
+    run(CCC, "36c3")
+    blogged = Session.objects.get(title="The Case for Scale in Cyber Security")
+    post_entry(blogged, blogger, "Vincenzo Iozzo opens the security track.")
     text = CCC.read_text(encoding="utf-8")
-    for guid in ("8c4e647f-813e-41ef-b05b-65469dd841c3", "77aea78c-f2d2-461a-92b3-82929a79d598"):
-        text = re.sub(rf"<event guid='{guid}'.*?</event>\n", "", text, flags=re.S)
+    for guid in ("3aae5c0a-9c9b-483a-8c09-b4402d749a82", "d1b8ed3f-2c22-47d2-9aca-0f9d3cf48eb8"):
+        text, found = re.subn(
+            rf' *<event id="\d+" guid="{guid}">.*?</event>\n', "", text, flags=re.S
+        )
+        assert found == 1
     path = tmp_path / "pruned.xml"
     path.write_text(text, encoding="utf-8")
 
-    out, _ = run(path, "31c3", prune=True)
+    out, _ = run(path, "36c3", prune=True)
 
-    assert "0 created, 0 updated, 3 unchanged, 1 removed, 1 kept" in out
-    assert "kept (it has entries): 31c3-keynote" in out
+    assert "0 created, 0 updated, 7 unchanged, 1 removed, 1 kept" in out
+    assert "kept (it has entries): the-case-for-scale-in-cyber-security" in out
     assert Session.objects.filter(pk=blogged.pk).exists()
-    assert not Session.objects.filter(title="Citizenfour").exists()
+    assert not Session.objects.filter(title="Hacker Jeopardy").exists()
 
 
 def test_a_dry_run_reports_the_same_summary_and_changes_nothing(tmp_path):
     before = counts()
 
-    out, _ = run(CCC, "31c3", dry_run=True)
+    out, _ = run(CCC, "36c3", dry_run=True)
 
-    assert "Dry run, nothing changed: 5 created, 0 updated, 0 unchanged, 0 removed" in out
+    assert "Dry run, nothing changed: 9 created, 0 updated, 0 unchanged, 0 removed" in out
     assert counts() == before
-    run(CCC, "31c3")
-    revised = variant(tmp_path, CCC, ("<title>Citizenfour</title>", "<title>CITIZENFOUR</title>"))
-    out, _ = run(revised, "31c3", dry_run=True, prune=True)
-    assert "0 created, 1 updated, 4 unchanged, 0 removed" in out
-    assert Session.objects.filter(title="Citizenfour").exists()
+    run(CCC, "36c3")
+    revised = variant(
+        tmp_path, CCC, ("<title>Hacker Jeopardy</title>", "<title>HACKER JEOPARDY</title>")
+    )
+    out, _ = run(revised, "36c3", dry_run=True, prune=True)
+    assert "0 created, 1 updated, 8 unchanged, 0 removed" in out
+    assert Session.objects.filter(title="Hacker Jeopardy").exists()
 
 
 # Time zone quirks --------------------------------------------------------------------------
@@ -401,19 +463,25 @@ def test_durations_in_days_and_zero_length_items_are_read(tmp_path):
     path = variant(
         tmp_path,
         CCC,
-        ("<duration>02:15</duration>", "<duration>1:02:15</duration>"),
         (
-            "<start>11:00</start>\n<duration>00:30</duration>",
-            "<start>11:00</start>\n<duration>00:00</duration>",
+            "<start>00:50</start>\n        <duration>02:00</duration>",
+            "<start>00:50</start>\n        <duration>1:02:00</duration>",
+        ),
+        (
+            "<start>11:00</start>\n        <duration>00:30</duration>",
+            "<start>11:00</start>\n        <duration>00:00</duration>",
         ),
     )
 
-    run(path, "31c3")
+    run(path, "36c3")
 
-    film = Session.objects.get(title="Citizenfour")
-    assert film.ends_at - film.starts_at == dt.timedelta(days=1, hours=2, minutes=15)
-    opening = Session.objects.get(title="31C3 Opening Event")
+    jeopardy = Session.objects.get(title="Hacker Jeopardy")
+    assert jeopardy.ends_at - jeopardy.starts_at == dt.timedelta(days=1, hours=2)
+    opening = Session.objects.get(title="Opening Ceremony")
     assert opening.ends_at == opening.starts_at
+    # The wiki's own "1:20", unpadded, as the file has it.
+    meeting = Session.objects.get(external_id="219d8a4f-cb9b-41cf-bcef-1e80ca4ba8cf")
+    assert meeting.ends_at - meeting.starts_at == dt.timedelta(hours=1, minutes=20)
 
 
 @pytest.mark.parametrize(
@@ -472,37 +540,44 @@ class Terminal(io.StringIO):
 def test_a_terminal_gets_a_progress_bar_on_stderr(capsys):
     out = Terminal()
 
-    call_command("import_programme", str(CCC), event="31c3", stdout=out)
+    call_command("import_programme", str(CCC), event="36c3", stdout=out)
 
     assert "Importing" in capsys.readouterr().err
-    assert "5 created" in out.getvalue()
+    assert "9 created" in out.getvalue()
 
 
 # Refusals: all or nothing ----------------------------------------------------------------
 
 
 def test_a_bad_element_is_refused_with_its_path_and_nothing_is_changed(tmp_path):
-    path = variant(tmp_path, CCC, ("<duration>02:15</duration>", "<duration>two hours</duration>"))
+    path = variant(
+        tmp_path,
+        CCC,
+        (
+            "<start>00:50</start>\n        <duration>02:00</duration>",
+            "<start>00:50</start>\n        <duration>two hours</duration>",
+        ),
+    )
 
-    message = refused(path, "31c3")
+    message = refused(path, "36c3")
 
     assert message.endswith(
-        "/schedule/day[1]/room[@name='Saal 1']/event[5]/duration:"
+        "/schedule/day[1]/room[@name='Ada']/event[5]/duration:"
         " duration 'two hours' is not HH:MM or D:HH:MM"
     )
 
 
 def test_a_bad_row_in_a_revised_file_leaves_the_earlier_import_whole(tmp_path):
-    run(CCC, "31c3")
+    run(CCC, "36c3")
     before = list(Session.objects.values_list("pk", "title", "starts_at"))
     path = variant(
         tmp_path,
         CCC,
-        ("<title>31C3 Keynote</title>", "<title>Renamed</title>"),
-        ("<date>2014-12-28T00:00:00+01:00</date>", "<date>the 28th</date>"),
+        ("<title>The Case for Scale in Cyber Security</title>", "<title>Renamed</title>"),
+        ("<date>2019-12-28T00:50:00+01:00</date>", "<date>the 28th</date>"),
     )
 
-    message = refused(path, "31c3")
+    message = refused(path, "36c3")
 
     assert "event[5]/date: date 'the 28th' is not a date and time" in message
     assert list(Session.objects.values_list("pk", "title", "starts_at")) == before
@@ -594,28 +669,29 @@ def test_the_parser_itself_refuses_more_than_its_limit():
 
 def test_a_missing_file_and_a_bad_slug_are_refused(tmp_path):
     assert "no such file" in refused(tmp_path / "nowhere.xml", "conf")
-    assert "is not a slug" in refused(CCC, "31 c3!")
+    assert "is not a slug" in refused(CCC, "36 c3!")
 
 
 # The API after an import -------------------------------------------------------------------
 
 
 def test_the_api_lists_every_imported_session_with_offsets_and_speakers(client):
-    run(CCC, "31c3")
+    run(CCC, "36c3")
 
-    response = client.get("/api/sessions?event=31c3")
+    response = client.get("/api/sessions?event=36c3")
 
     assert response.status_code == 200
-    listed = {item["title"]: item for item in response.json()}
-    assert len(listed) == 5
-    film = listed["Citizenfour"]
-    assert film["room"] == "Saal 1"
-    starts = dt.datetime.fromisoformat(film["starts_at"])
+    items = response.json()
+    assert len(items) == 9
+    listed = {item["title"]: item for item in items}  # a repeated title keeps one
+    jeopardy = listed["Hacker Jeopardy"]
+    assert jeopardy["room"] == "Ada"
+    starts = dt.datetime.fromisoformat(jeopardy["starts_at"])
     assert starts.tzinfo is not None
-    assert starts == dt.datetime(2014, 12, 28, 0, 0, tzinfo=BERLIN)
-    assert dt.datetime.fromisoformat(film["ends_at"]) == dt.datetime(
-        2014, 12, 28, 2, 15, tzinfo=BERLIN
+    assert starts == dt.datetime(2019, 12, 28, 0, 50, tzinfo=BERLIN)
+    assert dt.datetime.fromisoformat(jeopardy["ends_at"]) == dt.datetime(
+        2019, 12, 28, 2, 50, tzinfo=BERLIN
     )
-    assert [s["name"] for s in film["speakers"]] == ["Laura Poitras"]
-    opening = listed["31C3 Opening Event"]
-    assert sorted(s["name"] for s in opening["speakers"]) == ["Geraldine de Bastion", "erdgeist"]
+    assert sorted(s["name"] for s in jeopardy["speakers"]) == ["Ray", "Sec"]
+    opening = listed["Opening Ceremony"]
+    assert sorted(s["name"] for s in opening["speakers"]) == ["bleeptrack", "blinry"]
