@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "sessions.apps.SessionsConfig",
     "realtime",
     "entries",
+    "programme",
     # Last: its post_migrate makes the groups from every other app's permissions.
     "accounts",
 ]

@@ -21,12 +21,22 @@ if TYPE_CHECKING:
 class Speaker(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
+    # The person's id in an imported programme, scoped by the event slug ("36c3/9891"):
+    # frab and pretalx number people per instance, so a bare "26" would clash across events.
+    external_id = models.CharField(max_length=200, blank=True, default="")
     affiliation = models.CharField(max_length=200, blank=True)
     # Rendered as a link on the speaker's page: http and https only.
     link = HttpURLField(blank=True, help_text="Their site or profile (http or https).")
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~models.Q(external_id=""),
+                name="speaker_external_id_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -57,6 +67,9 @@ class Session(models.Model):
     event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="sessions")
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100)
+    # The session's own id in an imported programme (frab guid, iCalendar UID, pretalx
+    # code, CSV id): a re-import matches on it, never on the title ("Lunch" every day).
+    external_id = models.CharField(max_length=200, blank=True, default="")
     description = models.TextField(blank=True)
     speakers = models.ManyToManyField(Speaker, blank=True, related_name="sessions")
     room = models.CharField(max_length=100, blank=True)
@@ -77,7 +90,12 @@ class Session(models.Model):
     class Meta:
         ordering = ["starts_at", "title"]
         constraints = [
-            models.UniqueConstraint(fields=["event", "slug"], name="session_slug_unique_per_event")
+            models.UniqueConstraint(fields=["event", "slug"], name="session_slug_unique_per_event"),
+            models.UniqueConstraint(
+                fields=["event", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="session_external_id_unique_per_event",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ def set_ended_at(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("talks", "0002_speaker_link_http_https_only"),
+        ("talks", "0003_external_ids"),
     ]
 
     operations = [
