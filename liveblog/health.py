@@ -1,4 +1,7 @@
-"""/healthz: does this worker reach its database and its channel layer?
+"""/healthz: does this worker reach its database, its channel layer and its cache?
+
+503 when the database fails (the worker is useless); 200 "degraded", naming what fails,
+when only Redis's parts do (pages and posts still work; readers catch up afterwards).
 
 The proxy and the container runtime ask it every few seconds, so each check is cheap and
 bounded by a timeout: a hung dependency answers 503 quickly instead of hanging the probe.
@@ -13,9 +16,11 @@ import os
 import sys
 import urllib.error
 import urllib.request
+import uuid
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
@@ -32,6 +37,15 @@ def _check_database() -> None:
         cursor.execute("SELECT 1")
         if cursor.fetchone() != (1,):
             raise RuntimeError("SELECT 1 did not answer 1")
+
+
+def _check_cache() -> None:
+    """The cache holds the rate limits (Redis in production): write and read one key."""
+    key = "healthz:" + uuid.uuid4().hex
+    cache.set(key, 1, timeout=10)
+    if cache.get(key) != 1:
+        raise RuntimeError("the cache did not keep a value")
+    cache.delete(key)
 
 
 async def _check_channel_layer() -> None:
@@ -66,12 +80,19 @@ async def healthz(request: HttpRequest) -> JsonResponse:
     checks = {
         "database": await _run("database", sync_to_async(_check_database)),
         "channel_layer": await _run("channel_layer", _check_channel_layer),
+        "cache": await _run("cache", sync_to_async(_check_cache)),
     }
-    healthy = all(result == "ok" for result in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "failing", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    # Without its database a worker can do nothing: 503, and the proxy sends no one to it.
+    # Without Redis (the channel layer, the cache) it still serves pages and takes posts,
+    # which readers catch up on once the layer is back: "degraded", still 200, so that a
+    # Redis restart does not take every worker out of the proxy at once.
+    if checks["database"] != "ok":
+        status, code = "failing", 503
+    elif all(result == "ok" for result in checks.values()):
+        status, code = "ok", 200
+    else:
+        status, code = "degraded", 200
+    return JsonResponse({"status": status, "checks": checks}, status=code)
 
 
 # Mounted by liveblog/urls.py as path("healthz", include("liveblog.health")).

@@ -3,11 +3,14 @@ and an in-process gate for websocket connections."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
 
 
 class RateLimited(Exception):
@@ -32,12 +35,18 @@ def hit(
     now = time.time()
     bucket = int(now // window)
     cache_key = f"{settings.RATE_LIMIT_PREFIX}:{key}:{bucket}"
-    cache.add(cache_key, 0, timeout=window + 5)
     try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=window + 5)
-        count = 1
+        cache.add(cache_key, 0, timeout=window + 5)
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.set(cache_key, 1, timeout=window + 5)
+            count = 1
+    except Exception:
+        # The counters live in the cache (Redis in production). While it is down nothing
+        # is counted: a blogger's post must not fail because a limit could not be read.
+        logger.warning("rate limit %s not counted: the cache is unreachable", key, exc_info=True)
+        return
     if count > limit:
         retry_after = int((bucket + 1) * window - now) + 1
         raise RateLimited(

@@ -98,3 +98,25 @@ def test_api_calls_are_limited_per_token(client, session, blogger, settings):
         HTTP_AUTHORIZATION=f"Bearer {other}",
     )
     assert response.status_code == 201
+
+
+def test_a_post_is_stored_while_the_cache_holding_the_limits_is_down(
+    client, session, blogger, monkeypatch, caplog
+):
+    # Redis restarting under the workers: the limit cannot be counted, the post still goes.
+    from django.core.cache import cache
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(cache, "add", unreachable)
+    _, secret = ApiToken.issue(blogger, "script")
+    response = client.post(
+        f"/api/sessions/{session.pk}/entries",
+        json.dumps({"body": "Posted while Redis restarts"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert response.status_code == 201
+    assert Entry.objects.get().body == "Posted while Redis restarts"
+    assert "not counted: the cache is unreachable" in caplog.text
