@@ -47,6 +47,9 @@ READER_BUFFER_LIMIT = 256 * 1024
 READER_QUEUE_LIMIT = 256
 # Join the group again this often: the Redis layers forget members after a day.
 GROUP_REFRESH_SECONDS = 3600.0
+# How often each subscription compares its head with the session's in the database: a
+# change whose broadcast was lost (the layer down as it was sent) is noticed within two.
+HEAD_CHECK_SECONDS = 5.0
 # After the channel layer fails, wait this long before subscribing again.
 RETRY_SECONDS = 1.0
 
@@ -310,7 +313,11 @@ class Subscription:
         self.channel = await self.layer.new_channel()
         await self._subscribe()
         loop = asyncio.get_running_loop()
-        self.tasks = [loop.create_task(self._receive()), loop.create_task(self._refresh())]
+        self.tasks = [
+            loop.create_task(self._receive()),
+            loop.create_task(self._refresh()),
+            loop.create_task(self._watch_head()),
+        ]
 
     async def _subscribe(self) -> None:
         await self.layer.group_add(self.group, self.channel)
@@ -349,6 +356,34 @@ class Subscription:
             except Exception:
                 logger.exception("refreshing session %s's group failed", self.session_id)
 
+    async def _watch_head(self) -> None:
+        """Tell readers the stream's head when a committed change never arrived here.
+
+        Readers find a lost change by the hole it leaves, but not when it was the last one
+        (the session's final entry, its end): nothing later shows the hole. So now and then
+        the subscription reads the session's last_seq (one query per session per process);
+        a change committed by one check that has still not arrived by the next was lost,
+        and every reader gets {"type": "head", "seq": N}: one behind it catches up.
+        """
+        committed = 0  # the database's head at the previous check
+        told = 0
+        while True:
+            await asyncio.sleep(HEAD_CHECK_SECONDS)
+            if committed > self.head and committed > told:
+                told = committed
+                logger.warning(
+                    "session %s: changes up to %s never arrived; readers told to catch up",
+                    self.session_id,
+                    committed,
+                )
+                self._tell_all(
+                    Frame(committed, broadcast.encode({"type": "head", "seq": committed}))
+                )
+            try:
+                committed = await _last_seq(self.session_id) or 0
+            except Exception:
+                logger.exception("reading session %s's head failed", self.session_id)
+
     def deliver(self, message: dict[str, Any]) -> None:
         if message.get("type") != broadcast.STREAM_CHANGE:
             logger.warning("ignored a %r message on session %s", message.get("type"), self.group)
@@ -357,6 +392,9 @@ class Subscription:
         if frame.seq > self.head:
             self.head = frame.seq
         self.delivered += 1
+        self._tell_all(frame)
+
+    def _tell_all(self, frame: Frame) -> None:
         failed = []
         for listener in self.listeners:
             try:

@@ -501,3 +501,41 @@ def test_the_private_twisted_and_autobahn_state_the_hub_writes_through_is_there(
     source = inspect.getsource(inspect.getmodule(WebSocketProtocol))
     assert "self._perMessageCompress = None" in source
     assert "self.state = WebSocketProtocol.STATE_OPEN\n" in source
+
+
+async def test_a_lost_last_change_is_told_to_readers_as_the_streams_head(
+    session, blogger, monkeypatch
+):
+    """The session's final change whose broadcast the layer lost: no later change shows the
+    hole, so the hub reads the head now and then and tells its readers (docs/realtime.md)."""
+    monkeypatch.setattr(hub, "HEAD_CHECK_SECONDS", 0.05)
+    communicator = await connect(session.pk)
+
+    class Down:
+        async def group_send(self, *args, **kwargs):
+            raise ConnectionError("redis restarting")
+
+    with monkeypatch.context() as redis_down:
+        redis_down.setattr("realtime.broadcast.get_channel_layer", lambda: Down())
+        await sync_to_async(actions.set_session_status)(session=session, status="ended")
+    assert await next_message(communicator) == {"type": "head", "seq": 1}
+    # Told once, not at every check.
+    assert await communicator.receive_nothing(timeout=0.3)
+    # The reader catches up from its cursor and gets what it missed.
+    await communicator.disconnect()
+    again = reader(session.pk, "after=0")
+    assert (await again.connect())[0]
+    missed = await next_message(again)
+    assert (missed["type"], missed["status"], missed["seq"]) == ("status", "ended", 1)
+    assert await next_message(again) == {"type": "caught_up", "seq": 1}
+    await again.disconnect()
+
+
+async def test_changes_that_arrive_are_never_told_as_lost(session, blogger, monkeypatch):
+    monkeypatch.setattr(hub, "HEAD_CHECK_SECONDS", 0.05)
+    communicator = await connect(session.pk)
+    for i in range(3):
+        await sync_to_async(post_entry)(session, blogger, f"Entry {i}")
+        assert (await next_message(communicator))["seq"] == i + 1
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()

@@ -415,6 +415,11 @@
         attempt = 0; // only a socket that got this far resets the backoff
         caughtUp();
         break;
+      case "head":
+        // A change up to here was committed but never reached this socket (the server's
+        // layer lost it): catch up now rather than wait for a later change to show the hole.
+        if (msg.seq > cursor && socket) socket.close(4000, "gap");
+        break;
       case "reload":
         window.location.reload();
         break;
