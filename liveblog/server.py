@@ -12,6 +12,7 @@ image and the tests that start real servers all go through here.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from daphne.cli import CommandLineInterface
@@ -28,8 +29,26 @@ WEBSOCKET_LIMITS = [
 ]  # fmt: skip
 
 
+# Connections the kernel queues before the server accepts them. Twisted's default (50)
+# refuses handshakes when a room's readers reconnect at once; the kernel caps this at
+# net.core.somaxconn (4096 on current Linux).
+LISTEN_BACKLOG = 2048
+
+
 def arguments(argv: list[str]) -> list[str]:
-    args = [*WEBSOCKET_LIMITS, *argv]
+    """daphne's arguments: the limits first, -b/-p as an endpoint with our backlog."""
+    address = argparse.ArgumentParser(add_help=False)
+    address.add_argument("-b", "--bind")
+    address.add_argument("-p", "--port", type=int)
+    given, rest = address.parse_known_args(argv)
+    args = [*WEBSOCKET_LIMITS]
+    endpoints = ("-e", "--endpoint", "-u", "--unix-socket", "--fd")
+    if given.bind is None and given.port is None and any(a.startswith(endpoints) for a in rest):
+        args += rest  # the caller names its own endpoints
+    else:  # daphne's defaults, 127.0.0.1:8000, with our backlog
+        host = (given.bind or "127.0.0.1").strip("[]").replace(":", r"\:")  # as daphne does
+        port = 8000 if given.port is None else given.port
+        args += ["-e", f"tcp:port={port}:interface={host}:backlog={LISTEN_BACKLOG}", *rest]
     if not any(arg.endswith(":application") for arg in argv):
         args.append(APPLICATION)
     return args

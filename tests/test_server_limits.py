@@ -17,7 +17,13 @@ import websockets
 
 from entries import actions, stream
 from entries.models import Entry
-from liveblog.server import APPLICATION, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES, arguments
+from liveblog.server import (
+    APPLICATION,
+    LISTEN_BACKLOG,
+    MAX_FRAME_BYTES,
+    MAX_MESSAGE_BYTES,
+    arguments,
+)
 from realtime import broadcast
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +35,27 @@ def test_the_limits_come_before_any_option_and_the_app_is_added_once():
     assert args[args.index("--websocket-max-frame-size") + 1] == str(MAX_FRAME_BYTES)
     assert args[args.index("--websocket-max-message-size") + 1] == str(MAX_MESSAGE_BYTES)
     assert arguments(["other.asgi:application"])[-1] == "other.asgi:application"
+
+
+def test_make_run_the_image_and_the_tests_listen_with_a_backlog_for_reconnect_storms():
+    # Twisted's default backlog (50) refuses handshakes when a room reconnects at once.
+    def endpoint(argv):
+        args = arguments(argv)
+        return args[args.index("-e") + 1]
+
+    assert endpoint(["-b", "127.0.0.1", "-p", "8000"]) == (
+        f"tcp:port=8000:interface=127.0.0.1:backlog={LISTEN_BACKLOG}"
+    )
+    assert endpoint(["--bind", "0.0.0.0", "--port=9000", "--proxy-headers"]).startswith(
+        "tcp:port=9000:interface=0.0.0.0:backlog="
+    )
+    assert (
+        endpoint(["--bind=::1", "-p", "1"])
+        == f"tcp:port=1:interface=\\:\\:1:backlog={LISTEN_BACKLOG}"
+    )
+    assert endpoint([]) == f"tcp:port=8000:interface=127.0.0.1:backlog={LISTEN_BACKLOG}"
+    assert "-e" not in arguments(["-u", "/tmp/x.sock"])  # a caller's own endpoint stays
+    assert LISTEN_BACKLOG >= 2048
 
 
 # Bodies of the longest length, each in a Markdown that expands as much as we know of.
