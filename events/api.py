@@ -30,4 +30,6 @@ class EventOut(Schema):
 
 @router.get("", response=list[EventOut], summary="List events")
 def list_events(request: HttpRequest):
-    return Event.objects.all()
+    # Read here, not while the answer is serialised: a database error then is the API's to
+    # answer (503), not one buried in a serialisation error (500).
+    return list(Event.objects.all())

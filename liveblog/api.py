@@ -7,6 +7,7 @@ personal token sent as `Authorization: Bearer TOKEN`. Every error is JSON: {"det
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -16,6 +17,7 @@ from events.api import router as events_router
 from liveblog.jsonbody import BadBody, StrictJSONParser
 from liveblog.middleware import too_many
 from liveblog.ratelimit import RateLimited
+from liveblog.views import database_unavailable
 from sessions.api import router as sessions_router
 
 api = NinjaAPI(
@@ -73,6 +75,11 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         return _error(request, 400, str(exc.__cause__))
     extra = {"errors": exc.errors} if getattr(exc, "errors", None) else {}
     return _error(request, exc.status_code, str(exc), **extra)
+
+
+# The database restarting, or its connections cut: 503 and Retry-After, not a 500.
+api.add_exception_handler(OperationalError, database_unavailable)
+api.add_exception_handler(InterfaceError, database_unavailable)
 
 
 @api.exception_handler(RateLimited)

@@ -24,3 +24,4 @@ urlpatterns = [
 ]
 
 handler403 = views.permission_denied
+handler500 = views.server_error

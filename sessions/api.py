@@ -69,7 +69,7 @@ def list_sessions(request: HttpRequest, filters: Query[SessionFilter]):
             sessions = sessions.filter(event__slug=filters.event)
     if filters.status:
         sessions = sessions.filter(status=filters.status)
-    return sessions
+    return list(sessions)  # read here, as events.api does: a database error is a 503
 
 
 @router.get("/{int:session_id}", response=SessionOut, summary="One session")
