@@ -259,3 +259,21 @@ def test_the_sockets_are_closed_only_once_the_session_is_gone(blogger, monkeypat
     client.post("/accounts/logout/")
     assert calls == [(key, False)]  # once, for that sign-in, whose session no longer exists
     assert not store().exists(key)
+
+
+def test_the_default_limits_admit_a_venue_reconnecting_at_what_a_worker_carries(settings):
+    """5,000 readers behind one venue address reconnect as fast as one worker handshakes
+    (about 1,000 a second, docs/benchmarks.md): all admitted; a client opening 10,000 in
+    one second is turned away past the burst. Time is simulated: no clock is read."""
+    now = [0.0]
+    gate = ConnectionGate(
+        concurrent=settings.WEBSOCKET_MAX_PER_ADDRESS,
+        rate=settings.WEBSOCKET_CONNECT_RATE,
+        burst=settings.WEBSOCKET_CONNECT_BURST,
+        clock=lambda: now[0],
+    )
+    for _ in range(5000):
+        now[0] += 0.001
+        assert gate.admit("203.0.113.7") is None
+    flood = [gate.admit("198.51.100.9") for _ in range(10_000)]  # all in the same instant
+    assert flood.count(None) == settings.WEBSOCKET_CONNECT_BURST
