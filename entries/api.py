@@ -105,14 +105,18 @@ class EntryIn(Schema):
 
 
 class EntryPatch(Schema):
+    """Any of the fields; those left out stay as they are. Only `speaker` may be null (no
+    speaker); an empty `attribution` or `source_url` clears it."""
+
     model_config = ConfigDict(strict=True)
 
-    kind: Literal["text", "quote"] | None = None
-    body: str | None = None
+    # A default of None that is never validated: left out is fine, an explicit null is not.
+    kind: Literal["text", "quote"] = None
+    body: str = None
     speaker: int | None = Field(None, ge=1, le=MAX_SEQ)
-    attribution: str | None = None
-    source_url: str | None = None
-    key_moment: bool | None = None
+    attribution: str = None
+    source_url: str = None
+    key_moment: bool = None
 
 
 # API names for the entry's fields, both ways.

@@ -459,3 +459,31 @@ def test_an_unrouted_api_path_answers_json_404(client):
     response = client.get("/api/entries/null")
     assert response.status_code == 404
     assert response.json()["detail"] == "No API endpoint at /api/entries/null."
+
+
+@pytest.mark.parametrize("field", ["kind", "body", "attribution", "source_url", "key_moment"])
+def test_an_explicit_null_is_refused_for_every_field_but_speaker(client, session, blogger, field):
+    # Found by the fuzzer: {"attribution": null} reached the model as None (a 500).
+    entry = post_entry(session, blogger, "Unchanged")
+    response = client.patch(
+        f"/api/entries/{entry.pk}",
+        json.dumps({field: None}),
+        content_type="application/json",
+        **bearer(blogger),
+    )
+    assert response.status_code == 422 and response.json()["errors"][0]["loc"][-1] == field
+    entry.refresh_from_db()
+    assert entry.body == "Unchanged" and entry.seq == 1
+
+
+def test_a_null_speaker_takes_the_speaker_off_a_quote(client, session, blogger, euan):
+    quote = post_entry(session, blogger, "Thingification", kind="quote", attribution_speaker=euan)
+    response = client.patch(
+        f"/api/entries/{quote.pk}",
+        json.dumps({"speaker": None, "attribution": "Someone in the room"}),
+        content_type="application/json",
+        **bearer(blogger),
+    )
+    assert response.status_code == 200
+    assert response.json()["speaker"] is None
+    assert response.json()["attribution"] == "Someone in the room"
