@@ -307,8 +307,8 @@ class PhotoIn(Schema):
 
 
 async def _in_thread(function, *args, **kwargs):
-    """Django's ORM from an async view: in a thread of its own, never on the event loop."""
-    return await sync_to_async(function, thread_sensitive=False)(*args, **kwargs)
+    """Django's ORM from an async view: in Django's thread for sync code, off the loop."""
+    return await sync_to_async(function)(*args, **kwargs)
 
 
 @router.post(
@@ -373,9 +373,9 @@ def _post_photo(request, session, processed, alt, caption, key_moment, key):
         raise _invalid(error) from None
     except actions.StreamRefused as refusal:
         raise HttpError(refusal.status, str(refusal)) from None
-    entry = Entry.objects.for_display().get(pk=entry.pk) if not entry.replayed else entry
-    out = EntryOut.from_orm(entry, context={"request": request}).model_dump(mode="json")
-    return Status(200 if getattr(entry, "replayed", False) else 201, out)
+    # Everything the answer shows, read here: the async view may not touch the database.
+    loaded = Entry.objects.for_display().get(pk=entry.pk)
+    return Status(200 if entry.replayed else 201, loaded)
 
 
 class RevisionOut(Schema):
