@@ -12,7 +12,7 @@ import io
 
 import pillow_heif
 from PIL import Image
-from PIL.ExifTags import IFD, Base, GPS
+from PIL.ExifTags import GPS, IFD, Base
 
 pillow_heif.register_heif_opener()
 

@@ -19,7 +19,12 @@ from tests.test_body_limits import asgi_post
 
 pytestmark = pytest.mark.django_db
 
-CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "HEIF": "image/heic"}
+CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "HEIF": "image/heic",
+}
 
 
 def photos_url(session) -> str:
@@ -123,7 +128,9 @@ def _truncated_jpeg() -> bytes:
     return out.getvalue()[: len(out.getvalue()) // 2]
 
 
-SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="9" height="9"/></svg>'
+SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect width="9" height="9"/></svg>'
+)
 # A JPEG's first bytes in front of an HTML page with a script: a browser sniffing it may
 # run it; no image decoder reads it as a picture.
 POLYGLOT = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00<html><script>alert(document.cookie)</script>"
@@ -180,9 +187,7 @@ def test_an_outsider_cannot_post_a_photo_and_nothing_is_stored(client, session, 
     assert stored_files() == [] and Photo.objects.count() == 0
 
 
-def test_a_failing_entry_save_removes_the_stored_renditions(
-    client, session, blogger, monkeypatch
-):
+def test_a_failing_entry_save_removes_the_stored_renditions(client, session, blogger, monkeypatch):
     def fail(self, *args, **kwargs):
         raise RuntimeError("the database went away")
 
