@@ -292,13 +292,14 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # No inline script and no eval anywhere: htmx runs with allowEval off and no hx-on, and
-# user content is sanitised. Images may come from any http(s) host (slides in entries).
+# user content is sanitised. Images may come from any http(s) host (slides in entries),
+# and blob: is the console's preview of a photo about to be posted.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "https:", "http:", "data:"],
+        "img-src": ["'self'", "https:", "http:", "data:", "blob:"],
         "connect-src": ["'self'"],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
