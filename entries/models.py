@@ -154,11 +154,14 @@ class Entry(models.Model):
                 refuse_unstorable_text(getattr(self, name))
             except ValidationError as error:
                 errors.setdefault(name, []).extend(error.messages)
-        self.body = self.body.strip()
-        self.attribution_name = self.attribution_name.strip()
-        self.publication = self.publication.strip()
-        self.alt = self.alt.strip()
-        if not self.body and self.kind != self.Kind.PHOTO:
+        # None (a JSON null) is clean_fields' to refuse ("cannot be null"); not stripped here.
+        for name in ("body", "attribution_name", "publication", "alt"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, value.strip())
+        if self.body is None:
+            pass
+        elif not self.body and self.kind != self.Kind.PHOTO:
             errors.setdefault("body", []).append(
                 "Write the quoted text before posting."
                 if self.kind == self.Kind.CITATION
