@@ -37,6 +37,7 @@ pillow_heif.register_heif_opener()
 # no PDF, no formats with a history of decoder bugs).
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
 ACCEPTED = "JPEG, PNG, WebP or HEIC"
+ORIENTATION = 0x0112  # the EXIF tag
 
 
 class PhotoRefused(ValueError):
@@ -131,6 +132,12 @@ def _decode(data: bytes) -> tuple[Image.Image, str]:
     source_format = image.format or "?"
     try:
         image.seek(0)  # an animated WebP or a HEIC burst: the first frame
+        if source_format == "JPEG":
+            # JPEG decodes at 1/2, 1/4 or 1/8 scale for a fraction of the work: ask for the
+            # smallest that still covers the widest rendition, upright.
+            widest = max(settings.PHOTO_WIDTHS)
+            turned = image.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)
+            image.draft(image.mode, (1, widest) if turned else (widest, 1))
         image.load()
         upright = ImageOps.exif_transpose(image)
         upright = _to_srgb(upright)
