@@ -23,6 +23,10 @@ COPY . .
 RUN DEBUG=0 SECRET_KEY=collectstatic-only-not-a-secret ALLOWED_HOSTS=build \
     python manage.py collectstatic --noinput
 
+# Photos' renditions (MEDIA_ROOT in docker-compose.yml): a volume mounted here starts
+# with this folder's owner, so the workers can write to it.
+RUN mkdir -p /srv/media && chown liveblog:liveblog /srv/media
+
 USER liveblog
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \

@@ -257,6 +257,30 @@ def pages_section(pages: dict | None) -> list[str]:
     return lines
 
 
+def photos_section(photos: dict | None) -> list[str]:
+    if not photos:
+        return ["Not measured in this run (see skipped runs)."]
+    lines = [
+        f"A {photos['megapixels']:g}-megapixel photo (4000×3000, EXIF with GPS and "
+        f"orientation 6), through `entries.photos.process`; Pillow {photos['pillow']}, "
+        f"pillow-heif {photos['pillow_heif']}. Peak memory of the measuring process: "
+        f"{photos['peak_rss_mb']} MB.",
+        "",
+        "| upload | size | process, p50 | slowest | renditions (widths) | stored | "
+        "photos/s with the worker's threads |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for label in ("jpeg", "heic"):
+        r = photos[label]
+        widths = ", ".join(str(w) for w in r["widths"])
+        lines.append(
+            f"| {label.upper()} | {r['upload_mb']} MB | {fmt(r['p50_ms'], ' ms')} "
+            f"| {fmt(r['max_ms'], ' ms')} | {r['renditions']} ({widths}) | {r['stored_kb']:,} KB "
+            f"| {r['photos_per_s']} ({r['workers']} threads) |"
+        )
+    return lines
+
+
 def render(report: dict) -> str:
     results = report["fanout"]
     table = by_target(results)
@@ -280,6 +304,7 @@ def render(report: dict) -> str:
         targets_table="\n".join(targets_table(table, results)),
         summary="\n".join(summary(table)),
         pages="\n".join(pages_section(report.get("pages"))),
+        photos="\n".join(photos_section(report.get("photos"))),
         skipped=skipped or "- none",
     )
 

@@ -417,6 +417,7 @@ def main() -> None:
         help="entries per run (default 30, 15 at 5,000, 10 above; 10 for the baseline)",
     )
     parser.add_argument("--skip-pages", action="store_true")
+    parser.add_argument("--skip-photos", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
     parser.add_argument(
         "--output",
@@ -515,6 +516,14 @@ def main() -> None:
             progress.write(f"pages and catch-up failed: {error}")
             skipped.append({"target": "pages", "reason": str(error)})
         progress.advance()
+    photos = None
+    if not args.skip_photos:
+        progress.bar.set_description("a 12-megapixel photo")
+        try:
+            photos = json.loads(django(["-m", "bench.photos"], memory_env))
+        except RuntimeError as error:
+            progress.write(f"photos failed: {error}")
+            skipped.append({"target": "photos", "reason": str(error)})
     progress.bar.close()
 
     report = {
@@ -532,6 +541,7 @@ def main() -> None:
         "fanout": results,
         "skipped": skipped,
         "pages": pages,
+        "photos": photos,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")

@@ -19,11 +19,12 @@ import json
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from entries import stream
-from entries.models import Entry
+from entries import photos, stream
+from entries.models import Entry, EntryRevision
 from realtime import broadcast
 from sessions.models import Session
 
@@ -31,10 +32,30 @@ from sessions.models import Session
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 IDEMPOTENCY_KEY_RULE = "Idempotency-Key must be 1 to 100 letters, digits or - _ . :"
 
-# The fields a blogger writes; everything else on an entry is the server's.
-ENTRY_FIELDS = ("kind", "body", "attribution_speaker", "attribution_name", "source_url")
-# What counts as an edit: a change of words or attribution, not a key-moment mark.
-CONTENT_FIELDS = ("kind", "body", "attribution_speaker_id", "attribution_name", "source_url")
+# The fields a blogger writes; everything else on an entry is the server's (a photo's
+# image comes only with post_photo and never changes).
+ENTRY_FIELDS = (
+    "kind",
+    "body",
+    "attribution_speaker",
+    "attribution_name",
+    "source_url",
+    "publication",
+    "published_on",
+    "alt",
+)
+# What counts as an edit: a change of words or attribution, not a key-moment mark. An
+# edit keeps what it replaced as an EntryRevision.
+CONTENT_FIELDS = (
+    "kind",
+    "body",
+    "attribution_speaker_id",
+    "attribution_name",
+    "source_url",
+    "publication",
+    "published_on",
+    "alt",
+)
 # Given by the server, not validated as user input.
 SERVER_FIELDS = [
     "session",
@@ -43,7 +64,9 @@ SERVER_FIELDS = [
     "created_at",
     "updated_at",
     "edited_at",
+    "edited_by",
     "deleted_at",
+    "photo",
     "created_seq",
     "seq",
     "idempotency_key",
@@ -112,10 +135,12 @@ def post_entry(
     attribution_speaker=None,
     attribution_name: str = "",
     source_url: str = "",
+    publication: str = "",
+    published_on=None,
     key_moment: bool = False,
     idempotency_key: str | None = None,
 ) -> Entry:
-    """Publish a new entry. Raises ValidationError for an entry that breaks the rules.
+    """Publish a new entry: text, a quote or a citation (photos: post_photo). Raises ValidationError for an entry that breaks the rules.
 
     With an idempotency key, a retry of the same post returns the original entry (with
     `replayed` set) instead of a duplicate, even when retries race; the same key for a
@@ -127,8 +152,12 @@ def post_entry(
         "attribution_speaker": attribution_speaker,
         "attribution_name": attribution_name,
         "source_url": source_url,
+        "publication": publication,
+        "published_on": published_on,
         "key_moment": key_moment,
     }
+    if kind == Entry.Kind.PHOTO:
+        raise TypeError("a photo is posted with post_photo")
     entry = Entry(session=session, author=author, **fields)
     entry.full_clean(exclude=SERVER_FIELDS, validate_unique=False, validate_constraints=False)
     entry.replayed = False
@@ -156,6 +185,92 @@ def post_entry(
     return entry
 
 
+def check_photo_entry(*, session: Session, author, alt: str, caption: str = "") -> None:
+    """The entry's rules for a photo, checked before its image is worked on (a refusal
+    then costs nothing). Raises ValidationError."""
+    entry = Entry(session=session, author=author, kind=Entry.Kind.PHOTO, body=caption, alt=alt)
+    _clean_photo_fields(entry)
+
+
+def _clean_photo_fields(entry: Entry) -> None:
+    try:
+        entry.full_clean(exclude=SERVER_FIELDS, validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        errors = {
+            name: messages
+            for name, messages in error.message_dict.items()
+            if name != "kind"  # "needs its image": the image is on its way
+        }
+        if errors:
+            raise ValidationError(errors) from None
+
+
+def post_photo(
+    *,
+    session: Session,
+    author,
+    processed: photos.Processed,
+    alt: str,
+    caption: str = "",
+    key_moment: bool = False,
+    idempotency_key: str | None = None,
+) -> Entry:
+    """Publish a photo entry from an image entries.photos has processed (off the loop).
+
+    Its renditions are stored inside the entry's transaction and removed again if it does
+    not commit, so a refused or failed post leaves neither a row nor a file. With an
+    idempotency key, a retry returns the original entry, as for post_entry.
+    """
+    fields = {
+        "kind": Entry.Kind.PHOTO,
+        "body": caption,
+        "alt": alt,
+        "key_moment": key_moment,
+        "image": processed.digest,
+    }
+    entry = Entry(
+        session=session,
+        author=author,
+        kind=Entry.Kind.PHOTO,
+        body=caption,
+        alt=alt,
+        key_moment=key_moment,
+    )
+    _clean_photo_fields(entry)
+    entry.replayed = False
+    if idempotency_key:
+        entry.idempotency_key = idempotency_key
+        entry.idempotency_fingerprint = _fingerprint(session, fields)
+        original = _replay(author, idempotency_key, entry.idempotency_fingerprint)
+        if original is not None:
+            return original
+    stored = None
+    try:
+        with transaction.atomic():
+            stored = photos.store(processed)
+            entry.photo = stored
+            entry.full_clean(
+                exclude=SERVER_FIELDS, validate_unique=False, validate_constraints=False
+            )
+            entry.seq = entry.created_seq = session.allocate_seq()
+            entry.created_at = entry.updated_at = timezone.now()
+            entry.render()
+            entry.save()
+            _publish(entry, Entry.Action.CREATED)
+    except BaseException as error:
+        if stored is not None:
+            photos.discard(stored)
+        original = (
+            isinstance(error, IntegrityError)
+            and idempotency_key
+            and _replay(author, idempotency_key, entry.idempotency_fingerprint)
+        )
+        if not original:
+            raise
+        return original
+    return entry
+
+
 def _lock(session: Session) -> None:
     """Queue behind the session's other changes (its row lock on PostgreSQL; SQLite has
     one writer at a time), so that what is read next stays true until this one commits."""
@@ -166,11 +281,12 @@ def _is_hidden(entry: Entry) -> bool:
     return Entry.objects.filter(pk=entry.pk, deleted_at__isnull=False).exists()
 
 
-def edit_entry(*, entry: Entry, **changes: Any) -> bool:
+def edit_entry(*, entry: Entry, by=None, **changes: Any) -> bool:
     """Change an entry's words, attribution or key-moment mark; False if nothing changed.
 
     Raises ValidationError for an entry that would break the rules, EntryHidden for a
-    hidden one. Only a change of words or attribution marks the entry "edited".
+    hidden one. Only a change of words or attribution marks the entry "edited", and keeps
+    the version it replaces as an EntryRevision; `by` is who edits (None: the system).
     """
     unknown = set(changes) - {*ENTRY_FIELDS, "key_moment"}
     if unknown:
@@ -179,7 +295,18 @@ def edit_entry(*, entry: Entry, **changes: Any) -> bool:
         raise EntryHidden()
     # Compared with what is stored: a form may already have written its values onto entry.
     before = (
-        Entry.objects.filter(pk=entry.pk).values(*CONTENT_FIELDS, "key_moment", "deleted_at").get()
+        Entry.objects.filter(pk=entry.pk)
+        .values(
+            *CONTENT_FIELDS,
+            "key_moment",
+            "deleted_at",
+            "html",
+            "created_at",
+            "edited_at",
+            "author_id",
+            "edited_by_id",
+        )
+        .get()
     )
     if before["deleted_at"] is not None:
         raise EntryHidden()
@@ -196,11 +323,35 @@ def edit_entry(*, entry: Entry, **changes: Any) -> bool:
         entry.seq = entry.session.allocate_seq()
         entry.updated_at = timezone.now()
         if content_changed:
+            _keep_revision(entry, before, replaced_at=entry.updated_at)
             entry.edited_at = entry.updated_at
+            entry.edited_by = by
             entry.render()
         entry.save()
         _publish(entry, Entry.Action.UPDATED)
     return True
+
+
+def _keep_revision(entry: Entry, before: dict[str, Any], replaced_at) -> EntryRevision:
+    fields = {name: before[name] for name in CONTENT_FIELDS}
+    return EntryRevision.objects.create(
+        entry=entry,
+        html=before["html"],
+        written_at=before["edited_at"] or before["created_at"],
+        written_by_id=before["edited_by_id"] if before["edited_at"] else before["author_id"],
+        replaced_at=replaced_at,
+        **fields,
+    )
+
+
+def restore_revision(*, revision: EntryRevision, by=None) -> bool:
+    """Bring back an earlier version of an entry: an edit like any other (readers see the
+    entry change live, and the version it replaces is kept in turn). False if the entry
+    already reads so. Raises EntryHidden for a hidden entry, ValidationError for a
+    version that today's rules refuse (its speaker left the session, say)."""
+    entry = revision.entry
+    fields = {name: getattr(revision, name) for name in ENTRY_FIELDS}
+    return edit_entry(entry=entry, by=by, **fields)
 
 
 def set_key_moment(*, entry: Entry, value: bool) -> bool:

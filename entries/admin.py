@@ -86,7 +86,7 @@ class EntryAdmin(ModelAdmin):
             self.message_user(request, "A hidden entry is read-only: restore it first.")
             return
         try:
-            form.apply_edit()
+            form.apply_edit(by=request.user)
         except (actions.StreamRefused, ValidationError) as refusal:
             self.message_user(request, f"Not saved: {refusal}", messages.ERROR)
 

@@ -5,17 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema, Status
+from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from accounts.api import WRITE_AUTH
-from entries import actions
-from entries.models import NOT_THIS_SESSIONS_SPEAKER, Entry
-from entries.permissions import check_post_rate, get_entry_for_editor, require_blogger
+from entries import actions, photos
+from entries.models import NOT_THIS_SESSIONS_SPEAKER, Entry, EntryRevision
+from entries.permissions import (
+    check_post_rate,
+    get_entry_for_editor,
+    get_entry_for_reviewer,
+    require_blogger,
+)
 from sessions.models import Session, Speaker
 
 router = Router()
@@ -42,6 +48,26 @@ class SpeakerRef(Schema):
         return context["request"].build_absolute_uri(speaker.get_absolute_url())
 
 
+class PhotoOut(Schema):
+    width: int
+    height: int
+    src: str = Field(description="A JPEG about 960 px wide, for clients that take one image.")
+    srcset_webp: str
+    srcset_jpeg: str
+
+    @staticmethod
+    def resolve_src(photo, context) -> str:
+        return context["request"].build_absolute_uri(photo.fallback_url)
+
+    @staticmethod
+    def resolve_srcset_webp(photo) -> str:
+        return photo.webp_srcset
+
+    @staticmethod
+    def resolve_srcset_jpeg(photo) -> str:
+        return photo.jpeg_srcset
+
+
 class EntryOut(Schema):
     id: int
     session: int = Field(validation_alias="session_id")
@@ -54,9 +80,14 @@ class EntryOut(Schema):
     speaker: SpeakerRef | None = Field(None, validation_alias="attribution_speaker")
     attribution: str
     source_url: str
+    publication: str = Field(description="A citation's publication or handle.")
+    published_on: dt.date | None = Field(description="A citation's date.")
+    photo: PhotoOut | None = Field(None, description="A photo entry's image; body is its caption.")
+    alt: str = Field(description="A photo's alt text.")
     key_moment: bool
     created_at: dt.datetime
     updated_at: dt.datetime
+    edited: bool = Field(validation_alias="was_edited")
     deleted: bool = Field(validation_alias="is_deleted")
     url: str
 
@@ -88,20 +119,38 @@ class StreamQuery(Schema):
     limit: int = Field(100, ge=1, le=500)
 
 
+def _date_text(value):
+    """A date is written YYYY-MM-DD: a number is not one (pydantic would take it as a time)."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
 class EntryIn(Schema):
     # Strict: "yes" is not true and "1" is not an id; a wrong type is a 422 that says so.
     model_config = ConfigDict(strict=True)
 
-    kind: Literal["text", "quote"] = "text"
-    body: str
+    kind: Literal["text", "quote", "citation"] = Field(
+        "text", description="Photos are posted to /api/sessions/{id}/photos."
+    )
+    body: str = Field(description="Markdown; for a citation, the quoted text.")
     speaker: int | None = Field(
         None, ge=1, le=MAX_SEQ, description="A speaker of the session, for quotes."
     )
     attribution: str = Field(
-        "", description="Who said or wrote it, when not a speaker of the session."
+        "",
+        description="Who said or wrote it, when not a speaker of the session; a citation's author.",
     )
-    source_url: str = Field("", description="Where a quote comes from (http or https).")
+    source_url: str = Field(
+        "", description="Where a quote comes from; a citation's link (http or https)."
+    )
+    publication: str = Field("", description="A citation's publication or handle.")
+    published_on: dt.date | None = Field(
+        None, strict=False, description="A citation's date (YYYY-MM-DD)."
+    )
     key_moment: bool = False
+
+    _date_is_text = field_validator("published_on", mode="before")(_date_text)
 
 
 class EntryPatch(Schema):
@@ -111,12 +160,17 @@ class EntryPatch(Schema):
     model_config = ConfigDict(strict=True)
 
     # A default of None that is never validated: left out is fine, an explicit null is not.
-    kind: Literal["text", "quote"] = None
+    kind: Literal["text", "quote", "citation", "photo"] = None
     body: str = None
     speaker: int | None = Field(None, ge=1, le=MAX_SEQ)
     attribution: str = None
     source_url: str = None
+    publication: str = None
+    published_on: dt.date | None = Field(None, strict=False)  # null clears the date
+    alt: str = None
     key_moment: bool = None
+
+    _date_is_text = field_validator("published_on", mode="before")(_date_text)
 
 
 # API names for the entry's fields, both ways.
@@ -217,7 +271,9 @@ def edit_entry(request: HttpRequest, entry_id: int, payload: EntryPatch):
     """Change any of the fields sent; the others stay. Nothing sent, nothing changes."""
     entry = get_entry_for_editor(request.auth, entry_id)
     try:
-        actions.edit_entry(entry=entry, **_fields(payload.dict(exclude_unset=True)))
+        actions.edit_entry(
+            entry=entry, by=request.auth, **_fields(payload.dict(exclude_unset=True))
+        )
     except ValidationError as error:
         raise _invalid(error) from None
     except actions.StreamRefused as refusal:
@@ -245,4 +301,130 @@ def restore_entry(request: HttpRequest, entry_id: int):
     """Bring a deleted entry back where it was; readers see it return. Idempotent."""
     entry = get_entry_for_editor(request.auth, entry_id)
     actions.restore_entry(entry=entry)
+    return entry
+
+
+class PhotoIn(Schema):
+    alt: str = Field(description="What the photo shows, for who cannot see it (required).")
+    caption: str = Field("", description="Markdown, shown under the photo.")
+    key_moment: bool = False
+
+
+async def _in_thread(function, *args, **kwargs):
+    """Django's ORM from an async view: in Django's thread for sync code, off the loop."""
+    return await sync_to_async(function)(*args, **kwargs)
+
+
+@router.post(
+    "/sessions/{int:session_id}/photos",
+    response={201: EntryOut, 200: EntryOut},
+    auth=WRITE_AUTH,
+    summary="Post a photo",
+)
+async def create_photo(
+    request: HttpRequest,
+    session_id: int,
+    image: File[UploadedFile],
+    form: Form[PhotoIn],
+):
+    """Post a photo as an assigned blogger: multipart/form-data with `image` (JPEG, PNG,
+    WebP or HEIC, up to 20 MB), `alt` and `caption`. The server strips every bit of
+    metadata (GPS, the phone's model), turns it upright and stores resized copies. With an
+    Idempotency-Key, a retry returns the original (200)."""
+    alt, caption = form.alt, form.caption
+    session, key = await _in_thread(_prepare_photo, request, session_id, image, alt, caption)
+    data = await _in_thread(image.read)
+    try:
+        processed = await photos.process_off_loop(data)
+    except photos.PhotoRefused as refusal:
+        if refusal.status == 422:
+            raise _Invalid([{"loc": ["form", "image"], "msg": str(refusal)}]) from None
+        raise HttpError(refusal.status, str(refusal)) from None
+    return await _in_thread(
+        _post_photo, request, session, processed, alt, caption, form.key_moment, key
+    )
+
+
+def _prepare_photo(request, session_id, image, alt, caption):
+    """Everything checked before the image is worked on: a refusal here costs nothing."""
+    session = get_object_or_404(Session.objects.select_related("event"), pk=session_id)
+    require_blogger(request.auth, session)
+    key = _idempotency_key(request)
+    try:
+        photos.check_size(image.size)
+    except photos.PhotoRefused as refusal:
+        raise HttpError(refusal.status, str(refusal)) from None
+    try:
+        actions.check_photo_entry(session=session, author=request.auth, alt=alt, caption=caption)
+    except ValidationError as error:
+        raise _invalid(error) from None
+    check_post_rate(request.auth)
+    return session, key
+
+
+def _post_photo(request, session, processed, alt, caption, key_moment, key):
+    try:
+        entry = actions.post_photo(
+            session=session,
+            author=request.auth,
+            processed=processed,
+            alt=alt,
+            caption=caption,
+            key_moment=key_moment,
+            idempotency_key=key,
+        )
+    except ValidationError as error:
+        raise _invalid(error) from None
+    except actions.StreamRefused as refusal:
+        raise HttpError(refusal.status, str(refusal)) from None
+    # Everything the answer shows, read here: the async view may not touch the database.
+    loaded = Entry.objects.for_display().get(pk=entry.pk)
+    return Status(200 if entry.replayed else 201, loaded)
+
+
+class RevisionOut(Schema):
+    id: int
+    kind: Entry.Kind
+    body: str
+    html: str
+    speaker: SpeakerRef | None = Field(None, validation_alias="attribution_speaker")
+    attribution: str = Field(validation_alias="attribution_name")
+    source_url: str
+    publication: str
+    published_on: dt.date | None
+    alt: str
+    written_at: dt.datetime
+    written_by: AuthorOut | None
+    replaced_at: dt.datetime
+
+
+@router.get(
+    "/entries/{int:entry_id}/revisions",
+    response=list[RevisionOut],
+    auth=WRITE_AUTH,
+    summary="An entry's earlier versions",
+)
+def revisions(request: HttpRequest, entry_id: int):
+    """Every version an edit replaced, newest first: for the session's bloggers."""
+    entry = get_entry_for_reviewer(request.auth, entry_id)
+    return entry.revisions.select_related("written_by", "attribution_speaker")
+
+
+@router.post(
+    "/entries/{int:entry_id}/revisions/{int:revision_id}/restore",
+    response=EntryOut,
+    auth=WRITE_AUTH,
+    summary="Restore an earlier version",
+)
+def restore_revision(request: HttpRequest, entry_id: int, revision_id: int):
+    """Make an earlier version the entry's words again: an edit, pushed to readers live."""
+    entry = get_entry_for_editor(request.auth, entry_id)
+    revision = get_object_or_404(EntryRevision, pk=revision_id, entry=entry)
+    revision.entry = entry
+    try:
+        actions.restore_revision(revision=revision, by=request.auth)
+    except ValidationError as error:
+        raise _invalid(error) from None
+    except actions.StreamRefused as refusal:
+        raise HttpError(refusal.status, str(refusal)) from None
     return entry

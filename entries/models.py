@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -20,7 +22,7 @@ class EntryQuerySet(models.QuerySet["Entry"]):
         return self.filter(deleted_at__isnull=True)
 
     def for_display(self) -> EntryQuerySet:
-        return self.select_related("author", "attribution_speaker", "session__event")
+        return self.select_related("author", "attribution_speaker", "session__event", "photo")
 
     def newest_first(self) -> EntryQuerySet:
         return self.order_by("-created_seq")
@@ -32,6 +34,8 @@ class Entry(models.Model):
     class Kind(models.TextChoices):
         TEXT = "text", "Text"
         QUOTE = "quote", "Quote"
+        CITATION = "citation", "Citation"
+        PHOTO = "photo", "Photo"
 
     class Action(models.TextChoices):
         CREATED = "created"
@@ -44,9 +48,8 @@ class Entry(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="entries"
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
-    body = models.TextField(
-        help_text="Markdown.", error_messages={"blank": "Write something before posting."}
-    )
+    # Blank only for a photo (its caption); Entry.clean asks every other kind for words.
+    body = models.TextField(blank=True, help_text="Markdown; a photo's caption.")
     html = models.TextField(editable=False, help_text="The body rendered and sanitised on save.")
     attribution_speaker = models.ForeignKey(
         "talks.Speaker",
@@ -60,11 +63,34 @@ class Entry(models.Model):
         max_length=200, blank=True, help_text="For a quote from anyone else: who said or wrote it."
     )
     source_url = HttpURLField(blank=True, help_text="Where the quote comes from (http or https).")
+    # A citation: attribution_name is its author, body the quoted text, source_url the link.
+    publication = models.CharField(
+        max_length=200, blank=True, help_text="For a citation: the publication, or a handle."
+    )
+    published_on = models.DateField(
+        null=True, blank=True, help_text="For a citation: when the source was published."
+    )
+    # A photo: the processed image (renditions, no metadata) and its description.
+    photo = models.OneToOneField(
+        "entries.Photo", on_delete=models.PROTECT, null=True, blank=True, related_name="entry"
+    )
+    alt = models.CharField(
+        max_length=1000, blank=True, help_text="For a photo: what it shows, for who cannot see it."
+    )
     key_moment = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     # Set by the first change of words or attribution; a key-moment mark leaves it alone.
     edited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Who made the latest edit (the author's own, a co-author's organiser, ...).
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # created_seq orders the stream; seq is the number of the entry's latest change.
     created_seq = models.PositiveBigIntegerField(editable=False)
@@ -110,6 +136,12 @@ class Entry(models.Model):
         return self.attribution_name
 
     @property
+    def source_host(self) -> str:
+        """The link's site, shown on a citation's card (what the blogger typed; never fetched)."""
+        host = urlsplit(self.source_url).hostname or ""
+        return host.removeprefix("www.")
+
+    @property
     def was_edited(self) -> bool:
         """Its words or attribution changed after posting (a key-moment mark is not an edit)."""
         return self.edited_at is not None and not self.is_deleted
@@ -117,26 +149,63 @@ class Entry(models.Model):
     def clean(self) -> None:
         """The rules for an entry, for every door: the console, the API, the admin, commands."""
         errors: dict[str, list[str]] = {}
-        for name in ("body", "attribution_name", "source_url"):
+        for name in ("body", "attribution_name", "source_url", "publication", "alt"):
             try:
                 refuse_unstorable_text(getattr(self, name))
             except ValidationError as error:
                 errors.setdefault(name, []).extend(error.messages)
-        was_empty = not self.body  # clean_fields has said so already
-        self.body = self.body.strip()
-        self.attribution_name = self.attribution_name.strip()
-        if not self.body and not was_empty:
-            errors.setdefault("body", []).append("Write something before posting.")
+        # None (a JSON null) is clean_fields' to refuse ("cannot be null"); not stripped here.
+        for name in ("body", "attribution_name", "publication", "alt"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, value.strip())
+        if self.body is None:
+            pass
+        elif not self.body and self.kind != self.Kind.PHOTO:
+            errors.setdefault("body", []).append(
+                "Write the quoted text before posting."
+                if self.kind == self.Kind.CITATION
+                else "Write something before posting."
+            )
         elif len(self.body) > settings.ENTRY_BODY_MAX_LENGTH:
             errors.setdefault("body", []).append(
                 f"An entry is at most {settings.ENTRY_BODY_MAX_LENGTH:,} characters "
                 f"(this one is {len(self.body):,})."
             )
-        if self.kind == self.Kind.TEXT:
-            # A text entry carries no attribution, whatever was sent with it.
+        if self.kind != self.Kind.CITATION:
+            self.publication = ""
+            self.published_on = None
+        if self.kind != self.Kind.PHOTO:
+            self.alt = ""
+            if self.photo_id:
+                errors.setdefault("kind", []).append(
+                    "A photo entry stays a photo: delete it and post the words anew."
+                )
+        if self.kind in (self.Kind.TEXT, self.Kind.PHOTO):
+            # Text and photos carry no attribution, whatever was sent with them.
             self.attribution_speaker = None
             self.attribution_name = ""
             self.source_url = ""
+        if self.kind == self.Kind.PHOTO:
+            if not self.photo_id:
+                errors.setdefault("kind", []).append(
+                    "A photo entry needs its image: post it with the photo form or "
+                    "POST /api/sessions/{id}/photos."
+                )
+            if not self.alt:
+                errors.setdefault("alt", []).append(
+                    "Describe the photo for readers who cannot see it (alt text)."
+                )
+        elif self.kind == self.Kind.CITATION:
+            self.attribution_speaker = None
+            if not self.attribution_name:
+                errors.setdefault("attribution_name", []).append(
+                    "A citation needs its author: who wrote it."
+                )
+            if not self.source_url:
+                errors.setdefault("source_url", []).append(
+                    "A citation needs the link to its source (http or https)."
+                )
         elif self.kind == self.Kind.QUOTE:
             speaker_id = self.attribution_speaker_id
             if not speaker_id and not self.attribution_name:
@@ -160,3 +229,80 @@ class Entry(models.Model):
     def render(self) -> None:
         """Render the body once, here, so no reader's request ever renders Markdown."""
         self.html = render_markdown(self.body)
+
+
+class Photo(models.Model):
+    """A photo as readers get it: renditions in a few widths, WebP and JPEG, no metadata.
+
+    Made by entries.photos from what a blogger uploaded (the original is never kept) and
+    stored through Django's storage API under photos/<key>/.
+    """
+
+    key = models.CharField(max_length=32, unique=True, editable=False)
+    # Of the largest rendition, upright (the EXIF orientation applied).
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    # [{"name": storage name, "width": ..., "height": ..., "format": "webp"|"jpeg"}, ...]
+    renditions = models.JSONField(default=list)
+    source_format = models.CharField(max_length=10, help_text="What the upload's bytes were.")
+    source_bytes = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"Photo {self.key} ({self.width}×{self.height})"
+
+    def _srcset(self, format: str) -> str:
+        from django.core.files.storage import default_storage
+
+        return ", ".join(
+            f"{default_storage.url(item['name'])} {item['width']}w"
+            for item in sorted(self.renditions, key=lambda item: item["width"])
+            if item["format"] == format
+        )
+
+    @property
+    def webp_srcset(self) -> str:
+        return self._srcset("webp")
+
+    @property
+    def jpeg_srcset(self) -> str:
+        return self._srcset("jpeg")
+
+    @property
+    def fallback_url(self) -> str:
+        """The JPEG for a browser that reads no srcset: the one nearest 960 px wide."""
+        from django.core.files.storage import default_storage
+
+        jpegs = [item for item in self.renditions if item["format"] == "jpeg"]
+        best = min(jpegs, key=lambda item: abs(item["width"] - 960))
+        return default_storage.url(best["name"])
+
+
+class EntryRevision(models.Model):
+    """An earlier version of an entry, kept when an edit replaced it."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="revisions")
+    kind = models.CharField(max_length=10, choices=Entry.Kind.choices)
+    body = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    attribution_speaker = models.ForeignKey(
+        "talks.Speaker", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    attribution_name = models.CharField(max_length=200, blank=True)
+    source_url = HttpURLField(blank=True)
+    publication = models.CharField(max_length=200, blank=True)
+    published_on = models.DateField(null=True, blank=True)
+    alt = models.CharField(max_length=1000, blank=True)
+    # When this version was written (the entry's posting or its edit) and by whom.
+    written_at = models.DateTimeField()
+    written_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # When an edit replaced it.
+    replaced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-replaced_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Entry #{self.entry_id} as of {self.written_at:%Y-%m-%d %H:%M}"

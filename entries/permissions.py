@@ -60,6 +60,14 @@ def get_entry_for_editor(user: User, pk: int) -> Entry:
     return entry
 
 
+def get_entry_for_reviewer(user: User, pk: int) -> Entry:
+    """The entry, if this user blogs its session (or organises): they may read its history."""
+    entry = get_object_or_404(Entry.objects.for_display(), pk=pk)
+    if not entry.session.can_blog(user):
+        raise PermissionDenied(NOT_ASSIGNED)
+    return entry
+
+
 def check_post_rate(user: User) -> None:
     """One limit for every door that posts: a runaway script cannot flood a session."""
     hit(

@@ -9,10 +9,22 @@ urlpatterns = [
     path("events/<slug:event>/<slug:slug>/entries/<id:pk>/", views.entry_page, name="entry"),
     path("events/<slug:event>/<slug:slug>/console/", views.console, name="console"),
     path("events/<slug:event>/<slug:slug>/console/entries/", views.create, name="create"),
+    # Its body limit is raised alone (liveblog.middleware.PHOTO_PATHS, deploy/Caddyfile).
+    path(
+        "events/<slug:event>/<slug:slug>/console/photos/",
+        views.create_photo,
+        name="create_photo",
+    ),
     path("events/<slug:event>/<slug:slug>/status/", views.set_status, name="status"),
     path("entries/<id:pk>/edit/", views.edit, name="edit"),
     path("entries/<id:pk>/console/", views.console_entry, name="console_entry"),
     path("entries/<id:pk>/delete/", views.delete, name="delete"),
     path("entries/<id:pk>/restore/", views.restore, name="restore"),
     path("entries/<id:pk>/key-moment/", views.key_moment, name="key_moment"),
+    path("entries/<id:pk>/history/", views.history, name="history"),
+    path(
+        "entries/<id:pk>/history/<id:revision>/restore/",
+        views.restore_revision,
+        name="restore_revision",
+    ),
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
@@ -7,13 +8,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from entries import actions, stream
+from accounts.roles import is_organiser
+from entries import actions, photos, stream
 from entries.forms import EntryForm
 from entries.models import Entry
 from entries.permissions import (
     check_post_rate,
     edit_refusal,
     get_entry_for_editor,
+    get_entry_for_reviewer,
     require_blogger,
 )
 from sessions.models import Session
@@ -116,6 +119,7 @@ def entry_page(request: HttpRequest, event: str, slug: str, pk: int) -> HttpResp
 
 
 def _console(request: HttpRequest, session: Session, form: EntryForm, status: int = 200):
+    last_seq = session.last_seq  # before the entries, as the reader's page does
     return render(
         request,
         "entries/console.html",
@@ -123,6 +127,8 @@ def _console(request: HttpRequest, session: Session, form: EntryForm, status: in
             "session": session,
             "event": session.event,
             "form": form,
+            "last_seq": last_seq,
+            "is_organiser": is_organiser(request.user),
             "entries": _console_entries(request, session),
             # Past the wrap-up time a blogger's console is read-only, and says why.
             "closed": session.closed_to(request.user),
@@ -168,6 +174,104 @@ def create(request: HttpRequest, event: str, slug: str) -> HttpResponse:
     return redirect(session.get_console_url())
 
 
+def _photo_refused(request: HttpRequest, reason: str, status: int) -> HttpResponse:
+    if request.htmx or OUTBOX_HEADER in request.headers:
+        return _text(reason, status)
+    return render(request, "entries/refused.html", {"reason": reason}, status=status)
+
+
+def _prepare_photo(request: HttpRequest, event: str, slug: str):
+    """Everything checked before the image is worked on; a response if refused."""
+    session = _get_session_for_blogger(request, event, slug)
+    try:
+        key = actions.parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    except ValueError as error:
+        return _photo_refused(request, str(error), 400)
+    upload = request.FILES.get("image")
+    if upload is None:
+        return _photo_refused(request, "Choose a photo, or take one, before posting.", 422)
+    alt, caption = request.POST.get("alt", ""), request.POST.get("caption", "")
+    try:
+        photos.check_size(upload.size)
+        actions.check_photo_entry(session=session, author=request.user, alt=alt, caption=caption)
+    except photos.PhotoRefused as refusal:
+        return _photo_refused(request, str(refusal), refusal.status)
+    except ValidationError as error:
+        return _photo_refused(request, " ".join(error.messages), 422)
+    check_post_rate(request.user)
+    fields = {"alt": alt, "caption": caption, "key_moment": "key_moment" in request.POST}
+    return session, key, upload.read(), fields
+
+
+def _finish_photo(request, session, processed, key, fields) -> HttpResponse:
+    try:
+        entry = actions.post_photo(
+            session=session,
+            author=request.user,
+            processed=processed,
+            idempotency_key=key,
+            **fields,
+        )
+    except ValidationError as error:
+        return _photo_refused(request, " ".join(error.messages), 422)
+    except actions.StreamRefused as refusal:
+        return _refused(request, refusal)
+    if OUTBOX_HEADER in request.headers:
+        loaded = Entry.objects.for_display().get(pk=entry.pk)
+        return _console_entry(request, loaded, status=200 if entry.replayed else 201)
+    return redirect(session.get_console_url())
+
+
+@require_POST
+async def create_photo(request: HttpRequest, event: str, slug: str) -> HttpResponse:
+    """Post a photo from the console (its outbox, or a plain multipart form).
+
+    Async, so that decoding and resizing (entries.photos, in its own threads) never holds
+    up Django's one thread for sync code, which every other request of this process needs.
+    """
+    prepared = await sync_to_async(_prepare_photo)(request, event, slug)
+    if isinstance(prepared, HttpResponse):
+        return prepared
+    session, key, data, fields = prepared
+    try:
+        processed = await photos.process_off_loop(data)
+    except photos.PhotoRefused as refusal:
+        return _photo_refused(request, str(refusal), refusal.status)
+    return await sync_to_async(_finish_photo)(request, session, processed, key, fields)
+
+
+@require_GET
+def history(request: HttpRequest, pk: int) -> HttpResponse:
+    """An entry's earlier versions, for the session's bloggers; its editors may restore one."""
+    entry = get_entry_for_reviewer(request.user, pk)
+    return render(
+        request,
+        "entries/history.html",
+        {
+            "entry": entry,
+            "session": entry.session,
+            "event": entry.session.event,
+            "revisions": entry.revisions.select_related("written_by", "attribution_speaker"),
+            "can_restore": edit_refusal(request.user, entry) is None and not entry.is_deleted,
+        },
+    )
+
+
+@require_POST
+def restore_revision(request: HttpRequest, pk: int, revision: int) -> HttpResponse:
+    """Make an earlier version the entry's words again: readers see the change live."""
+    entry = get_entry_for_editor(request.user, pk)
+    version = get_object_or_404(entry.revisions, pk=revision)
+    version.entry = entry
+    try:
+        actions.restore_revision(revision=version, by=request.user)
+    except actions.StreamRefused as refusal:
+        return _refused(request, refusal)
+    except ValidationError as error:
+        return _photo_refused(request, " ".join(error.messages), 422)
+    return redirect(entry.session.get_console_url() + f"#console-entry-{entry.pk}")
+
+
 @require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     entry = get_entry_for_editor(request.user, pk)
@@ -178,7 +282,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
         form = EntryForm(request.POST, instance=entry, session=session)
         if form.is_valid():
             try:
-                form.apply_edit()
+                form.apply_edit(by=request.user)
             except actions.StreamRefused as refusal:
                 return _refused(request, refusal)
             except ValidationError as error:  # the entry changed under the form

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -16,15 +17,23 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+# Where a photo is posted: the API's endpoint and the console's form (entries/urls.py).
+PHOTO_PATHS = re.compile(r"^/(api/sessions/[0-9]+/photos|events/[^/]+/[^/]+/console/photos/)$")
+# The multipart envelope, the alt text and the caption around the image itself.
+PHOTO_FORM_OVERHEAD = 64 * 1024
+
+
 class BodyLimitMiddleware:
     """ASGI: refuse a request body over its limit (413), declared or as it arrives.
 
     Django's ASGIHandler reads the whole body before any Django middleware runs, so the
     limit is kept here, around it: API_MAX_REQUEST_BYTES under /api/, REQUEST_MAX_BYTES
-    elsewhere. A declared Content-Length over the limit is answered at once, unread (a
-    malformed one is a 400). Otherwise the body is counted as the app reads it; at the
-    first byte over, the 413 goes out from here and the app is told the client left
-    (Django then stops reading and answers nothing), so no view runs and nothing is kept.
+    elsewhere, and PHOTO_MAX_BYTES (plus room for the form around it) on the two paths that
+    take a photo (PHOTO_PATHS) alone. A declared Content-Length over the limit is answered
+    at once, unread (a malformed one is a 400). Otherwise the body is counted as the app
+    reads it; at the first byte over, the 413 goes out from here and the app is told the
+    client left (Django then stops reading and answers nothing), so no view runs and
+    nothing is kept.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -34,8 +43,11 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api = scope["path"].removeprefix(scope.get("root_path") or "").startswith("/api/")
+        path = scope["path"].removeprefix(scope.get("root_path") or "")
+        api = path.startswith("/api/")
         limit = settings.API_MAX_REQUEST_BYTES if api else settings.REQUEST_MAX_BYTES
+        if scope["method"] == "POST" and PHOTO_PATHS.match(path):
+            limit = settings.PHOTO_MAX_BYTES + PHOTO_FORM_OVERHEAD
         try:
             declared = declared_length(scope["headers"])
         except ValueError:

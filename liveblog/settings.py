@@ -265,6 +265,16 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Photos' renditions (entries/photos.py) go through the "default" storage: the file system
+# under MEDIA_ROOT unless MEDIA_STORAGE names another backend (an S3-compatible store with
+# django-storages: docs/deploy.md). SERVE_MEDIA has Django serve MEDIA_URL itself (on by
+# default in development; in production the proxy serves the files, or set it).
+MEDIA_URL = os.environ.get("MEDIA_URL") or "/media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
+if os.environ.get("MEDIA_STORAGE"):
+    STORAGES["default"] = {"BACKEND": os.environ["MEDIA_STORAGE"]}
+SERVE_MEDIA = envbool("SERVE_MEDIA", default=DEBUG)
+
 # Behind a TLS-terminating proxy (docs/deploy.md).
 if envbool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -282,13 +292,14 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # No inline script and no eval anywhere: htmx runs with allowEval off and no hx-on, and
-# user content is sanitised. Images may come from any http(s) host (slides in entries).
+# user content is sanitised. Images may come from any http(s) host (slides in entries),
+# and blob: is the console's preview of a photo about to be posted.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "https:", "http:", "data:"],
+        "img-src": ["'self'", "https:", "http:", "data:", "blob:"],
         "connect-src": ["'self'"],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
@@ -326,6 +337,14 @@ WEBSOCKET_CONNECT_RATE = envfloat("WEBSOCKET_CONNECT_RATE", 1000)  # new ones pe
 WEBSOCKET_CONNECT_BURST = envint("WEBSOCKET_CONNECT_BURST", 2000)  # ...after a burst of this
 # A reader who missed more changes than this is told to reload instead of replaying them.
 CATCHUP_MAX_CHANGES = envint("CATCHUP_MAX_CHANGES", 500)
+
+# Photos (docs/api.md): the upload endpoint's own body limit (the API's stays 64 KiB
+# elsewhere), a pixel limit checked before decoding (a 48-megapixel phone photo passes,
+# a decompression bomb does not), the renditions' widths, and the threads that make them.
+PHOTO_MAX_BYTES = envint("PHOTO_MAX_BYTES", 20 * 1024 * 1024)
+PHOTO_MAX_PIXELS = envint("PHOTO_MAX_PIXELS", 60_000_000)
+PHOTO_WIDTHS = [int(width) for width in envlist("PHOTO_WIDTHS", ["480", "960", "1600"])]
+PHOTO_WORKERS = envint("PHOTO_WORKERS", 2)
 
 LOGGING = {
     "version": 1,

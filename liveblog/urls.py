@@ -12,6 +12,12 @@ register_converter(IdConverter, "id")
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", include("liveblog.health")),
+    # Only names entries.photos writes: photos/<random key>/<width>w.<webp|jpg>.
+    re_path(
+        r"^media/(?P<path>photos/[0-9a-f]{32}/[0-9]{1,5}w\.(?:webp|jpg))$",
+        views.media,
+        name="media",
+    ),
     path("api/", api.urls),
     re_path(r"^api/(?P<path>.*)$", views.api_not_found),
     path("accounts/login/", views.LoginView.as_view(), name="login"),

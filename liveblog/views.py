@@ -6,7 +6,7 @@ import sys
 from django.conf import settings
 from django.contrib.auth.views import LoginView as DjangoLoginView
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from django.views.defaults import permission_denied as default_permission_denied
 from django.views.defaults import server_error as default_server_error
+from django.views.static import serve
 
 from events.models import Event
 from liveblog.ratelimit import RateLimited, client_address, hit
@@ -112,3 +113,15 @@ def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
         status=404,
         content_type="application/json; charset=utf-8",
     )
+
+
+@require_GET
+def media(request: HttpRequest, path: str) -> HttpResponse:
+    """Photos' renditions from MEDIA_ROOT, when SERVE_MEDIA is on (development, or a small
+    production without a proxy serving /media/; docs/deploy.md). Names never change once
+    written (each photo has its own random folder), so browsers may keep them for a year."""
+    if not settings.SERVE_MEDIA:
+        raise Http404("Media are served by the proxy here.")
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

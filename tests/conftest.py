@@ -36,6 +36,12 @@ def _separate_rate_limits(settings):
     settings.RATE_LIMIT_API = 10_000
 
 
+@pytest.fixture(autouse=True)
+def _media_in_a_temporary_folder(settings, tmp_path_factory):
+    """Photos' renditions go to a folder of the test's own, never into the work tree."""
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
 def make_user(django_user_model, username: str, group: str | None = None, **extra):
     user = django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
     if group:

@@ -42,7 +42,13 @@ def test_a_method_a_path_does_not_take_is_a_json_405_naming_those_it_does(
     paths: dict[str, set[str]] = {}
     for path, method, _ in openapi_walk.operations(schema):
         paths.setdefault(path, set()).add(method)
-    ids = {"{session_id}": str(session.pk), "{entry_id}": str(entry.pk)}
+    actions.edit_entry(entry=entry, body="Edited, so it has a revision")
+    revision = entry.revisions.get()
+    ids = {
+        "{session_id}": str(session.pk),
+        "{entry_id}": str(entry.pk),
+        "{revision_id}": str(revision.pk),
+    }
     before = list(Entry.objects.values_list("pk", "body", "seq", "deleted_at"))
     for path, allowed in paths.items():
         url = path

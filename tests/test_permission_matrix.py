@@ -25,6 +25,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
@@ -33,11 +34,13 @@ from django.utils.crypto import get_random_string
 from accounts.models import ApiToken
 from accounts.roles import BLOGGERS
 from entries import actions
-from entries.models import Entry
+from entries.models import Entry, Photo
 from liveblog.asgi import application
 from realtime.consumers import CLOSE_BAD_REQUEST
 from sessions.models import Session
 from tests.conftest import make_user, post_entry
+from tests.photo_files import photo
+from tests.test_photos_api import stored_files
 
 ROLES = ["anonymous", "reader", "outsider", "blogger", "organiser", "superuser"]
 WRITERS = {"blogger", "organiser", "superuser"}  # may blog this session
@@ -57,6 +60,11 @@ MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "key_moment_other": (("form", "htmx", "token", "admin"), MODERATORS),
     "restore_own": (("form", "htmx", "token", "api_session"), WRITERS),
     "restore_other": (("form", "htmx", "token", "api_session", "admin"), MODERATORS),
+    "post_photo": (("form", "outbox", "token", "api_session"), WRITERS),
+    "post_citation": (("form", "outbox", "token", "api_session"), WRITERS),
+    "history_other": (("form", "token"), WRITERS),
+    "restore_revision_own": (("form", "token", "api_session"), WRITERS),
+    "restore_revision_other": (("form", "token", "api_session"), MODERATORS),
     "start_and_end": (("form", "htmx", "admin"), WRITERS),
     "create_token": (("form",), SIGNED_IN),
     "revoke_own_token": (("form",), SIGNED_IN),
@@ -103,11 +111,14 @@ def world(db, django_user_model, session, other_session, blogger, outsider, orga
         session.bloggers.add(users[role])
     for role, user in users.items():
         world.own[role] = post_entry(session, user, f"{role}'s own entry")
+        # An edit, so the entry has an earlier version to restore.
+        actions.edit_entry(entry=world.own[role], body=f"{role}'s own entry, edited", by=user)
         world.hidden_own[role] = post_entry(session, user, f"{role}'s hidden entry")
         actions.hide_entry(entry=world.hidden_own[role])
     for role in ("reader", "outsider"):
         session.bloggers.remove(users[role])
     world.others = post_entry(session, colleague, "The colleague's entry")
+    actions.edit_entry(entry=world.others, body="The colleague's entry, edited", by=colleague)
     world.hidden_others = post_entry(session, colleague, "The colleague's hidden entry")
     actions.hide_entry(entry=world.hidden_others)
     return world
@@ -128,6 +139,8 @@ def snapshot(world: World) -> dict:
     )
     return {
         "entries": entries,
+        "photos": Photo.objects.count(),
+        "files": len(stored_files()),
         "status": session.status,
         "last_seq": session.last_seq,
         "tokens": tokens,
@@ -185,6 +198,45 @@ def perform(world: World, role: str, action: str, door: str):
         return client.get(session.get_absolute_url()), 200
     if action == "open_console":
         return client.get(session.get_console_url()), 200
+    if action == "history_other":
+        if door == "token":
+            return client.get(f"/api/entries/{world.others.pk}/revisions", **headers), 200
+        return client.get(reverse("entries:history", args=[world.others.pk]), **headers), 200
+    if action.startswith("restore_revision"):
+        entry = world.own.get(role, world.others) if action.endswith("_own") else world.others
+        revision = entry.revisions.get()
+        if door in {"token", "api_session"}:
+            url = f"/api/entries/{entry.pk}/revisions/{revision.pk}/restore"
+            return client.post(url, **headers), 200
+        url = reverse("entries:restore_revision", args=[entry.pk, revision.pk])
+        return client.post(url, **headers), 302
+    if action == "post_photo":
+        form = {
+            "alt": "A slide",
+            "caption": "Posted",
+            "image": SimpleUploadedFile("s.jpg", photo("JPEG")),
+        }
+        if door in {"token", "api_session"}:
+            return client.post(f"/api/sessions/{session.pk}/photos", form, **headers), 201
+        url = reverse(
+            "entries:create_photo", kwargs={"event": session.event.slug, "slug": session.slug}
+        )
+        return client.post(url, form, **headers), 201 if door == "outbox" else 302
+    if action == "post_citation":
+        citation = {
+            "kind": "citation",
+            "body": "Posted",
+            "attribution": "Alan Patrick",
+            "publication": "Broadstuff",
+            "source_url": "https://broadstuff.com/",
+        }
+        if door in {"token", "api_session"}:
+            url = f"/api/sessions/{session.pk}/entries"
+            body = json.dumps(citation)
+            return client.post(url, body, content_type="application/json", **headers), 201
+        citation["attribution_name"] = citation.pop("attribution")
+        url = reverse("entries:create", kwargs={"event": session.event.slug, "slug": session.slug})
+        return client.post(url, citation, **headers), 201 if door == "outbox" else 302
     if action == "admin":
         return client.get("/admin/", **headers), 200
     if action == "create_token":
@@ -276,11 +328,18 @@ def check_cell(world: World, role: str, action: str, door: str) -> None:
     assert response.status_code == success, (response.status_code, response.content[:300])
     if response.status_code == 302:
         assert "login" not in response["Location"]
-    if action == "post":
+    if action.startswith("post"):
         new = set(after["entries"]) - set(before["entries"])
         assert len(new) == 1
         created = Entry.objects.get(pk=new.pop())
         assert created.body == "Posted" and created.author == world.users[role]
+        kind = {"post_photo": "photo", "post_citation": "citation"}.get(action, "text")
+        assert created.kind == kind
+    elif action.startswith("restore_revision"):
+        entry = world.own.get(role, world.others) if action.endswith("_own") else world.others
+        entry.refresh_from_db()
+        assert not entry.body.endswith(", edited")
+        assert after["last_seq"] == before["last_seq"] + 1
     elif action.startswith(("edit", "key_moment", "delete", "restore")):
         entry = Entry.objects.get(pk=target(world, role, action).pk)
         changed = {
@@ -298,7 +357,7 @@ def check_cell(world: World, role: str, action: str, door: str) -> None:
         assert ApiToken.objects.filter(user=world.users[role], name="phone").exists()
     elif action == "revoke_own_token":
         assert ApiToken.objects.get(name="to revoke").revoked_at is not None
-    if action.startswith(("read", "open", "admin", "create", "revoke")):
+    if action.startswith(("read", "open", "admin", "create", "revoke", "history")):
         assert after["entries"] == before["entries"]
         assert after["last_seq"] == before["last_seq"]
 

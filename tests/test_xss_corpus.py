@@ -27,12 +27,13 @@ from django.test.client import ClientHandler
 from django.utils import timezone
 
 from accounts.models import ApiToken
-from entries import stream
+from entries import actions, photos, stream
 from entries.forms import EntryForm
 from entries.markdown import is_safe_url, render_markdown
 from entries.models import Entry
 from events.models import Event
 from sessions.models import Session, Speaker
+from tests import photo_files
 
 DATA = Path(__file__).parent / "data" / "xss"
 # Our own lists write a line break inside a payload as the two characters \n.
@@ -565,3 +566,54 @@ def test_programme_fields_are_safe_wherever_they_show(client, superuser):
         assert_page_safe(client, f"/admin/events/event/{session.event_id}/change/")
         speaker = session.speakers.first()
         assert_page_safe(client, f"/admin/talks/speaker/{speaker.pk}/change/")
+
+
+def test_citations_photo_captions_and_alt_texts_are_safe_wherever_they_show(
+    client, settings, event, blogger, superuser
+):
+    """Each payload as a citation's author, publication and quoted text, and as a photo's
+    caption and alt text; then as an edit, so the history page shows it as an earlier
+    version. The reader page, the API, the console and the history show every one."""
+    settings.ENTRIES_PER_PAGE = 2 * BATCH
+    admin = Client()
+    admin.force_login(superuser)
+    processed = photos.process(photo_files.photo("PNG"))
+    for number, batch in enumerate(batches(CORPUS, BATCH)):
+        session = _session(event, 100 + number)
+        session.save()
+        session.bloggers.add(blogger)
+        posted: list[Entry] = []
+        for payload in batch:
+            short = payload.strip()[:200] or "x"
+            citation = _post(
+                session,
+                blogger,
+                kind="citation",
+                body=payload,
+                attribution_name=short,
+                publication=short,
+                source_url="https://broadstuff.com/2011/09/thingification",
+                published_on="2011-09-20",
+            )
+            assert citation is not None, payload
+            posted.append(citation)
+            posted.append(
+                actions.post_photo(
+                    session=session,
+                    author=blogger,
+                    processed=processed,
+                    alt=payload.strip()[:1000] or "x",
+                    caption=payload,
+                )
+            )
+        assert_page_safe(client, session.get_absolute_url())
+        items = json.loads(get(client, f"/api/sessions/{session.pk}/entries?limit=500").content)
+        for item in items["entries"]:
+            assert_safe(item["html"], f"API entry {item['id']}")
+        if number % 2 == 0:
+            assert_page_safe(admin, session.get_console_url())
+        else:
+            for entry in posted[:6]:
+                actions.edit_entry(entry=entry, body="Replaced")
+                assert_page_safe(admin, f"/entries/{entry.pk}/history/")
+                assert_safe(stream.entry_payload(entry, Entry.Action.UPDATED)["html"], "push")

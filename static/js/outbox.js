@@ -1,7 +1,8 @@
 // The console's outbox: what a blogger posts is kept in localStorage with an
 // Idempotency-Key and sent, in order, until the server acknowledges it. A dropped
 // connection, a reload or a crash loses nothing, and a retry never makes a duplicate.
-// The draft being typed is kept too. Without JavaScript the form posts normally.
+// The draft being typed is kept too. A photo's bytes are kept in IndexedDB (too big for
+// localStorage) beside its item. Without JavaScript the forms post normally.
 (function () {
   "use strict";
 
@@ -13,6 +14,7 @@
   const OUTBOX = "liveblog:outbox:" + sessionId;
   const DRAFT = "liveblog:draft:" + sessionId;
   const note = form.querySelector("[data-outbox-note]");
+  const photoForm = document.querySelector("form[data-photo-outbox]");
   let sending = false;
   let retryTimer = null;
   let attempt = 0;
@@ -42,6 +44,29 @@
     const input = document.querySelector("input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
   }
+
+  // --- Photos' bytes, in IndexedDB ----------------------------------------------------
+
+  let database = null;
+  function photoStore(mode) {
+    if (!window.indexedDB) return Promise.reject(new Error("no IndexedDB"));
+    if (!database) {
+      database = new Promise((resolve, reject) => {
+        const request = indexedDB.open("liveblog-outbox", 1);
+        request.onupgradeneeded = () => request.result.createObjectStore("photos");
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+    }
+    return database.then((db) => db.transaction("photos", mode).objectStore("photos"));
+  }
+  const idb = (request) => new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const putPhoto = (key, blob) => photoStore("readwrite").then((store) => idb(store.put(blob, key)));
+  const getPhoto = (key) => photoStore("readonly").then((store) => idb(store.get(key)));
+  const deletePhoto = (key) => photoStore("readwrite").then((store) => idb(store.delete(key))).catch(() => {});
 
   // --- Drafts -----------------------------------------------------------------
 
@@ -80,7 +105,8 @@
       meta.setAttribute("role", "status");
       const body = document.createElement("div");
       body.className = "entry__body prose";
-      body.textContent = new Map(item.fields).get("body") || "";
+      const fields = new Map(item.fields);
+      body.textContent = item.photo ? "Photo: " + (fields.get("alt") || "") : fields.get("body") || "";
       article.append(meta, body);
       const actions = document.createElement("div");
       actions.className = "console-entry__actions";
@@ -115,13 +141,34 @@
   }
 
   function editItem(item) {
+    if (item.photo) {
+      editPhoto(item);
+      return;
+    }
     restoreFields(item.fields);
     discard(item);
     form.querySelector("textarea").focus();
   }
 
+  async function editPhoto(item) {
+    const values = new Map(item.fields);
+    const blob = await getPhoto(item.key).catch(() => null);
+    photoForm.elements.alt.value = values.get("alt") || "";
+    photoForm.elements.caption.value = values.get("caption") || "";
+    photoForm.elements.key_moment.checked = values.has("key_moment");
+    if (blob && window.DataTransfer) {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([blob], item.name || "photo", { type: blob.type }));
+      photoForm.elements.image.files = transfer.files;
+      photoForm.elements.image.dispatchEvent(new Event("change"));
+    }
+    discard(item);
+    photoForm.elements.alt.focus();
+  }
+
   function discard(item) {
     removeItem(item.key);
+    if (item.photo) deletePhoto(item.key);
     const node = document.getElementById("outbox-" + item.key);
     if (node) node.remove();
     refreshNote();
@@ -143,15 +190,31 @@
     return "the server answered " + status + ".";
   }
 
+  async function photoBody(item) {
+    const blob = await getPhoto(item.key).catch(() => null);
+    if (!blob) return null;
+    const body = new FormData();
+    for (const [name, value] of item.fields) body.append(name, value);
+    body.append("image", blob, item.name || "photo");
+    return body;
+  }
+
   async function sendOne(item) {
     placeholder(item);
     let response;
+    const body = item.photo ? await photoBody(item) : new URLSearchParams(item.fields);
+    if (!body) {
+      const error = "the photo is no longer kept in this browser: choose it again.";
+      update(item.key, { state: "failed", error: error });
+      placeholder(Object.assign(item, { state: "failed", error: error }));
+      return "failed";
+    }
     try {
       response = await fetch(item.url, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Idempotency-Key": item.key, "X-Liveblog-Outbox": "1", "X-CSRFToken": csrfToken() },
-        body: new URLSearchParams(item.fields),
+        body: body,
       });
     } catch (e) {
       return "retry";
@@ -189,6 +252,7 @@
       if (window.htmx) htmx.process(entry);
     }
     removeItem(item.key);
+    if (item.photo) deletePhoto(item.key);
     return "sent";
   }
 
@@ -240,6 +304,29 @@
     refreshNote();
     kick(true);
   });
+
+  if (photoForm && window.indexedDB) {
+    photoForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const file = photoForm.elements.image.files[0];
+      const alt = photoForm.elements.alt;
+      if (!file) return photoForm.elements.image.focus();
+      if (!alt.value.trim()) return alt.focus();
+      const fields = fieldsOf(photoForm).filter(([name]) => name !== "image");
+      const item = { key: newKey(), url: photoForm.action, fields: fields, photo: true, name: file.name, state: "pending" };
+      try {
+        await putPhoto(item.key, file);
+      } catch (e) {
+        photoForm.submit(); // no room to keep it: post it the plain way, now
+        return;
+      }
+      save(OUTBOX, items().concat([item]));
+      photoForm.reset();
+      placeholder(item);
+      refreshNote();
+      kick(true);
+    });
+  }
 
   window.addEventListener("online", () => kick(true));
   items().slice().reverse().forEach((item) => placeholder(item));

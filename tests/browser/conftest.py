@@ -111,6 +111,7 @@ def _serve() -> Iterator[LiveServer]:
     _require_browser()
     database_url, drop = _server_database()
     port = _free_port()
+    media = tempfile.TemporaryDirectory(prefix="liveblog-media-")
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -122,6 +123,7 @@ def _serve() -> Iterator[LiveServer]:
         "RATE_LIMIT_LOGIN": "10000",
         "RATE_LIMIT_LOGIN_PER_ADDRESS": "10000",
         "RATE_LIMIT_POSTS": "10000",
+        "MEDIA_ROOT": media.name,  # photos' renditions: never into the work tree
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     server = LiveServer(f"http://127.0.0.1:{port}", env)
@@ -165,6 +167,7 @@ def _serve() -> Iterator[LiveServer]:
                 except subprocess.TimeoutExpired:
                     process.kill()
             drop()
+            media.cleanup()
 
 
 @pytest.fixture(scope="package")

@@ -112,11 +112,17 @@ LIKE_MINDS_ENTRIES = [
         {},
     ),
     (
-        "quote",
+        # A citation: another writer's post, shown as a card with a link to it.
+        "citation",
         "More and more customers know this, and are becoming familiar with it, so they expect far more "
         "rapid action – and many more of your customers work in customer service in some form or another, "
         "or know someone who does, so are becoming far more savvy.",
-        {"name": "Alan Patrick, Broadstuff", "url": "https://broadstuff.com/", "key_moment": True},
+        {
+            "name": "Alan Patrick",
+            "publication": "Broadstuff",
+            "url": "https://broadstuff.com/",
+            "key_moment": True,
+        },
     ),
     (
         "text",
@@ -242,5 +248,6 @@ class Command(BaseCommand):
                 attribution_speaker=speakers.get(extra.get("speaker")),
                 attribution_name=extra.get("name", ""),
                 source_url=extra.get("url", ""),
+                publication=extra.get("publication", ""),
                 key_moment=extra.get("key_moment", False),
             )
