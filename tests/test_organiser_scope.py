@@ -1,0 +1,73 @@
+"""Organisers run their own events (or series), and nobody else's, on every door."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from events.models import Event, Series, organises
+from sessions.models import Session
+
+
+@pytest.fixture
+def nyc_session(new_york):
+    starts = timezone.now() - dt.timedelta(minutes=5)
+    return Session.objects.create(
+        event=new_york,
+        title="Brands in public",
+        slug="brands",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=1),
+        status=Session.Status.LIVE,
+    )
+
+
+def test_an_organiser_organises_their_event_and_not_another(organiser, event, new_york):
+    assert organises(organiser, event)
+    assert not organises(organiser, new_york)
+
+
+def test_a_series_organiser_organises_every_event_of_the_series(django_user_model, event, new_york):
+    series = Series.objects.create(name="Social Media Week 2026", slug="smw-2026", hashtag="#SMW")
+    Event.objects.filter(pk__in=[event.pk, new_york.pk]).update(series=series)
+    event.refresh_from_db()
+    new_york.refresh_from_db()
+    chief = django_user_model.objects.create_user("chief")
+    series.organisers.add(chief)
+    assert organises(chief, event) and organises(chief, new_york)
+    assert set(Event.objects.organised_by(chief)) == {event, new_york}
+
+
+def test_superusers_organise_everything_and_inactive_users_nothing(
+    django_user_model, organiser, event
+):
+    root = django_user_model.objects.create_superuser("root", "r@example.com", "x")
+    assert organises(root, event)
+    organiser.is_active = False
+    assert not organises(organiser, event)
+
+
+def test_an_organiser_of_another_city_sees_none_of_this_citys_admin_lists(
+    client, nyc_organiser, session, entry, nyc_session
+):
+    client.force_login(nyc_organiser)
+    sessions = client.get(reverse("admin:talks_session_changelist"))
+    assert "Brands in public" in sessions.text and "Like Minds" not in sessions.text
+    entries = client.get(reverse("admin:entries_entry_changelist"))
+    assert "Scott Gould" not in entries.text
+    events = client.get(reverse("admin:events_event_changelist"))
+    assert "New York" in events.text and "London" not in events.text
+    change = client.get(reverse("admin:talks_session_change", args=[session.pk]))
+    assert change.status_code == 302 and "login" not in change["Location"]
+
+
+def test_a_new_session_in_the_admin_goes_only_into_an_event_the_organiser_runs(
+    client, nyc_organiser, event, new_york
+):
+    client.force_login(nyc_organiser)
+    page = client.get(reverse("admin:talks_session_add"))
+    form_event = page.context["adminform"].form.fields["event"]
+    assert list(form_event.queryset) == [new_york]
