@@ -1,6 +1,6 @@
 from django.urls import path
 
-from entries import views
+from entries import archive, views
 
 app_name = "entries"
 
@@ -15,4 +15,7 @@ urlpatterns = [
     path("entries/<id:pk>/delete/", views.delete, name="delete"),
     path("entries/<id:pk>/restore/", views.restore, name="restore"),
     path("entries/<id:pk>/key-moment/", views.key_moment, name="key_moment"),
+    path("tags/<str:tag>/", archive.tag_page, name="tag"),
+    path("series/<slug:slug>/", archive.series_page, name="series"),
+    path("series/<slug:slug>/live.json", archive.series_live, name="series_live"),
 ]

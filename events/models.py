@@ -48,7 +48,7 @@ class Series(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("events:series", kwargs={"slug": self.slug})
+        return reverse("entries:series", kwargs={"slug": self.slug})
 
     def clean(self) -> None:
         if self.hashtag and not self.hashtag.startswith("#"):
