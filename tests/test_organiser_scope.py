@@ -71,3 +71,20 @@ def test_a_new_session_in_the_admin_goes_only_into_an_event_the_organiser_runs(
     page = client.get(reverse("admin:talks_session_add"))
     form_event = page.context["adminform"].form.fields["event"]
     assert list(form_event.queryset) == [new_york]
+
+
+def test_the_demo_seeds_two_cities_in_a_series_with_an_organiser_each(db):
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=None)
+    call_command("seed_demo")  # again: nothing new
+    series = Series.objects.get(slug="smw-2026")
+    london, new_york = (Event.objects.get(slug=s) for s in ("smw-london-2026", "smw-new-york-2026"))
+    assert {london, new_york} == set(series.events.all())
+    assert new_york.time_zone == "America/New_York"
+    assert [u.username for u in london.organisers.all()] == ["organiser"]
+    assert [u.username for u in new_york.organisers.all()] == ["organiser-nyc"]
+    assert new_york.sessions.live().count() == 1 and new_york.sessions.count() == 3
+    assert new_york.sessions.filter(follows_schedule=True).exists()
+    nyc = new_york.organisers.get()
+    assert not organises(nyc, london)
