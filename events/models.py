@@ -98,6 +98,11 @@ class Event(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="organised_events"
     )
 
+    # Bloggers of the whole event: they may blog every one of its sessions.
+    bloggers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="blogged_events"
+    )
+
     objects = EventQuerySet.as_manager()
 
     class Meta:

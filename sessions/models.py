@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -51,6 +51,10 @@ class SessionQuerySet(models.QuerySet["Session"]):
 
     def upcoming(self) -> SessionQuerySet:
         return self.filter(status=Session.Status.UPCOMING)
+
+    def blogged_by(self, user) -> SessionQuerySet:
+        """The sessions this user is assigned to, one by one or through their whole event."""
+        return self.filter(Q(bloggers=user) | Q(event__bloggers=user)).distinct()
 
     def for_listing(self) -> SessionQuerySet:
         return self.select_related("event").prefetch_related("speakers")
@@ -143,7 +147,11 @@ class Session(models.Model):
             return False
         if self.is_organised_by(user):
             return True
-        return self.bloggers.filter(pk=user.pk).exists()
+        # Assigned to this session, or to its whole event.
+        return (
+            self.bloggers.filter(pk=user.pk).exists()
+            or self.event.bloggers.filter(pk=user.pk).exists()
+        )
 
     def allocate_seq(self) -> int:
         """Take the session's next sequence number; call inside the change's transaction.

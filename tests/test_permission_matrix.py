@@ -11,7 +11,8 @@ has none and acts on the colleague's).
 
 Doors: the console's plain HTML forms (`form`), the same endpoints as htmx calls them
 (`htmx`), the JSON API with a Bearer token (`token`) and with the browser session and its
-CSRF token (`api_session`), the admin (`admin`), and the websocket, which never writes:
+CSRF token (`api_session`), the admin (`admin`), the organisers' own pages (`organise`),
+and the websocket, which never writes:
 any client frame but {"type": "ping"} closes it with 4400 and changes nothing.
 
 A cell passes when an allowed action answers with its success status and changes what it
@@ -60,7 +61,10 @@ MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "key_moment_other": (("form", "htmx", "token", "admin"), MODERATORS),
     "restore_own": (("form", "htmx", "token", "api_session"), WRITERS),
     "restore_other": (("form", "htmx", "token", "api_session", "admin"), MODERATORS),
-    "start_and_end": (("form", "htmx", "admin"), WRITERS),
+    "start_and_end": (("form", "htmx", "admin", "organise"), WRITERS),
+    "change_session": (("organise",), MODERATORS),
+    "assign_blogger": (("organise",), MODERATORS),
+    "organise_event": (("form",), MODERATORS),
     "create_token": (("form",), SIGNED_IN),
     "revoke_own_token": (("form",), SIGNED_IN),
     "revoke_others_token": (("form",), set()),
@@ -135,6 +139,8 @@ def snapshot(world: World) -> dict:
     )
     return {
         "entries": entries,
+        "title": session.title,
+        "bloggers": set(session.bloggers.values_list("pk", flat=True)),
         "status": session.status,
         "last_seq": session.last_seq,
         "tokens": tokens,
@@ -203,6 +209,10 @@ def perform(world: World, role: str, action: str, door: str):
         return client.post(url, **headers), 302
     if door == "admin":
         return perform_in_admin(client, headers, world, action, entry)
+    if door == "organise":
+        return perform_in_organisers_pages(client, headers, world, action)
+    if action == "organise_event":
+        return client.get(reverse("organisers:event", args=[session.event.slug])), 200
 
     success = 200 if door == "htmx" or api else 302
     if action == "post":
@@ -255,9 +265,23 @@ def perform_in_admin(client: Client, headers: dict, world: World, action: str, e
     return client.post(reverse("admin:entries_entry_changelist"), data, **headers), 302
 
 
+def perform_in_organisers_pages(client: Client, headers: dict, world: World, action: str):
+    session = world.session
+    args = [session.event.slug, session.pk]
+    if action == "start_and_end":
+        url = reverse("organisers:status", args=args)
+        return client.post(url, {"status": "ended"}, **headers), 302
+    if action == "change_session":
+        local = {"starts_at": "2026-11-24T09:00", "ends_at": "2026-11-24T10:00"}
+        data = {"title": "Changed", "slug": session.slug, "room": "", **local}
+        return client.post(reverse("organisers:session", args=args), data, **headers), 302
+    url = reverse("organisers:session_assign", args=args)
+    return client.post(url, {"session-username": "rita"}, **headers), 302
+
+
 def allowed(role: str, action: str, door: str) -> bool:
     roles = MATRIX[action][1]
-    return role in (roles & MODERATORS if door == "admin" else roles)
+    return role in (roles & MODERATORS if door in {"admin", "organise"} else roles)
 
 
 def assert_refusal(response, role: str, action: str, door: str) -> None:
@@ -268,7 +292,7 @@ def assert_refusal(response, role: str, action: str, door: str) -> None:
         # missing object (a redirect to its index) or an action on nothing (back to the list).
         assert code in {302, 403, 404}, code
         assert "login" not in response.get("Location", ""), response.get("Location")
-    elif login_redirect and door in {"form", "htmx", "admin"} and code == 302:
+    elif login_redirect and door in {"form", "htmx", "admin", "organise"} and code == 302:
         assert code == 302 and "login" in response["Location"], (code, response.get("Location"))
     elif role == "anonymous" and door in {"token", "api_session"}:
         assert code == 401
@@ -306,11 +330,15 @@ def check_cell(world: World, role: str, action: str, door: str) -> None:
         assert entry.author_id == before["entries"][entry.pk][4]  # never re-attributed
     elif action == "start_and_end":
         assert after["status"] == "ended"
+    elif action == "change_session":
+        assert after["title"] == "Changed"
+    elif action == "assign_blogger":
+        assert world.users["reader"].pk in after["bloggers"] - before["bloggers"]
     elif action == "create_token":
         assert ApiToken.objects.filter(user=world.users[role], name="phone").exists()
     elif action == "revoke_own_token":
         assert ApiToken.objects.get(name="to revoke").revoked_at is not None
-    if action.startswith(("read", "open", "admin", "create", "revoke")):
+    if action.startswith(("read", "open", "admin", "create", "revoke", "organise")):
         assert after["entries"] == before["entries"]
         assert after["last_seq"] == before["last_seq"]
 
