@@ -80,6 +80,12 @@
     banner.hidden = !text;
   }
 
+  // "live" once every session's socket has caught up (tests and styles can wait on it).
+  function markConnection() {
+    const all = Array.from(feeds.values());
+    stream.dataset.connection = all.every((feed) => feed.live) ? "live" : "connecting";
+  }
+
   function open(feed) {
     const path = "/ws/sessions/" + feed.id + "/?after=" + feed.cursor;
     const socket = new WebSocket(scheme + location.host + path);
@@ -98,7 +104,9 @@
         feed.cursor = Math.max(feed.cursor, msg.seq);
         feed.seen.clear();
         feed.attempt = 0;
+        feed.live = true;
         showBanner("");
+        markConnection();
       } else if (msg.type === "reload") {
         location.reload();
       } else if (msg.type === "busy") {
@@ -106,6 +114,8 @@
       }
     };
     socket.onclose = (event) => {
+      feed.live = false;
+      markConnection();
       if (feed.closed || event.code === 4404) return;
       showBanner("Reconnecting…");
       const backoff = Math.min(30000, 1000 * 2 ** feed.attempt++) * (0.5 + Math.random() / 2);
@@ -151,5 +161,6 @@
       // Offline for a moment: the next round asks again.
     }
   }
+  markConnection();
   setInterval(discover, 30000);
 })();
