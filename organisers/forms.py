@@ -109,9 +109,14 @@ class BloggerAccountForm(forms.Form):
     first_name = forms.CharField(max_length=150, required=False, label="First name")
     last_name = forms.CharField(max_length=150, required=False, label="Last name")
     email = forms.EmailField(required=False)
-    how = forms.ChoiceField(choices=HOW, initial="invite", widget=forms.RadioSelect, label="")
+    how = forms.ChoiceField(
+        choices=HOW, initial="invite", widget=forms.RadioSelect, label="Their password"
+    )
     password = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False), strip=False
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        strip=False,
+        help_text="Only when setting it now: at least 8 characters, not a common one.",
     )
 
     def clean_username(self) -> str:
