@@ -21,6 +21,10 @@ ORGANISER_PERMISSIONS = [
         for app, model in [("events", "event"), ("talks", "session"), ("talks", "speaker")]
         for action in ("add", "change", "delete", "view")
     ],
+    # A series' organisers may correct it (liveblog.admin.SeriesAdmin: only theirs; adding
+    # and deleting series stays with superusers).
+    ("events", "view_series"),
+    ("events", "change_series"),
     ("entries", "view_entry"),
     ("entries", "change_entry"),
     ("auth", "view_user"),

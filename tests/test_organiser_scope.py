@@ -88,3 +88,34 @@ def test_the_demo_seeds_two_cities_in_a_series_with_an_organiser_each(db):
     assert new_york.sessions.filter(follows_schedule=True).exists()
     nyc = new_york.organisers.get()
     assert not organises(nyc, london)
+
+
+def test_an_event_an_organiser_creates_in_the_admin_is_theirs(client, nyc_organiser):
+    client.force_login(nyc_organiser)
+    data = {
+        "name": "Social Media Week Lagos",
+        "slug": "smw-lagos",
+        "city": "Lagos",
+        "time_zone": "Africa/Lagos",
+        "starts_on": "2026-11-23",
+        "ends_on": "2026-11-27",
+        "sessions-TOTAL_FORMS": "0",
+        "sessions-INITIAL_FORMS": "0",
+    }
+    response = client.post(reverse("admin:events_event_add"), data)
+    assert response.status_code == 302, response.content[:2000]
+    lagos = Event.objects.get(slug="smw-lagos")
+    assert organises(nyc_organiser, lagos)
+
+
+def test_series_are_the_superusers_to_create_and_their_organisers_to_correct(
+    client, nyc_organiser, organiser
+):
+    series = Series.objects.create(name="SMW", slug="smw", hashtag="#SMW")
+    series.organisers.add(nyc_organiser)
+    client.force_login(organiser)
+    assert client.get(reverse("admin:events_series_change", args=[series.pk])).status_code == 302
+    assert client.get(reverse("admin:events_series_add")).status_code == 403
+    client.force_login(nyc_organiser)
+    page = client.get(reverse("admin:events_series_change", args=[series.pk]))
+    assert page.status_code == 200
