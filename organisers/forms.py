@@ -55,6 +55,7 @@ class SessionForm(forms.ModelForm):
             "speakers": forms.CheckboxSelectMultiple,
             "description": forms.Textarea(attrs={"rows": 4}),
         }
+        labels = {"follows_schedule": "Follows the schedule", "slug": "Address"}
         help_texts = {
             "slug": "Its address: letters, digits and hyphens. Left empty, made from the title.",
             "follows_schedule": "It goes live at its start and ends at its end by itself.",
