@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import log_in, unique
+from tests.browser.conftest import log_in, open_reader, unique
 
 PROGRAMME = Path(__file__).resolve().parents[1] / "data" / "programmes" / "pretalx-democon.json"
 LONDON = "/organise/smw-london-2026/"
@@ -86,3 +88,34 @@ def test_the_series_stream_brings_every_citys_entries_live(new_page, live_server
     everyone.locator("#entries .stream-item").first.get_by_role("link", name="#SMWLDN").click()
     expect(everyone.locator("h1")).to_have_text("#smwldn")
     expect(everyone.locator("#main")).to_contain_text(from_london)
+
+
+CLOCK_SESSION = "/events/smw-new-york-2026/open-mic-by-the-clock/"
+
+
+@pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"),
+    reason="the clock is a process of its own: its pushes reach the server's readers "
+    "through a shared channel layer (Redis), as in production",
+)
+def test_the_clock_opens_and_closes_a_session_while_readers_watch(new_page, live_server_url):
+    server = live_server_url
+    reader = open_reader(new_page, server, CLOCK_SESSION)
+    status = reader.locator("#session-status .status")
+    expect(status).to_have_attribute("data-status", "upcoming")
+    move = (
+        "from datetime import timedelta; from django.utils import timezone; "
+        "from sessions.models import Session; "
+        "s = Session.objects.get(slug='open-mic-by-the-clock'); "
+        "Session.objects.filter(pk=s.pk).update("
+        "starts_at=timezone.now() - timedelta(minutes={start}), "
+        "ends_at=timezone.now() - timedelta(minutes={end}))"
+    )
+    server.shell(move.format(start=1, end=-30))
+    assert "started: smw-new-york-2026/open-mic-by-the-clock" in server.manage(
+        "run_clock", "--once"
+    )
+    expect(status).to_have_attribute("data-status", "live")
+    server.shell(move.format(start=31, end=1))
+    assert "ended: smw-new-york-2026/open-mic-by-the-clock" in server.manage("run_clock", "--once")
+    expect(status).to_have_attribute("data-status", "ended")
