@@ -119,3 +119,35 @@ def test_the_clock_opens_and_closes_a_session_while_readers_watch(new_page, live
     server.shell(move.format(start=31, end=1))
     assert "ended: smw-new-york-2026/open-mic-by-the-clock" in server.manage("run_clock", "--once")
     expect(status).to_have_attribute("data-status", "ended")
+
+
+ORGANISER_PAGES = {
+    "your events": "/organise/",
+    "event": LONDON,
+    "session": LONDON + "sessions/new/",
+    "speakers": LONDON + "speakers/",
+    "bloggers": LONDON + "bloggers/",
+    "import": LONDON + "import/",
+}
+PUBLIC_PAGES = {"series": "/series/smw-2026/", "tag": "/tags/smw/"}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_violation_on_the_organisers_series_and_tag_pages(
+    new_page, live_server_url, scheme
+):
+    from tests.browser.test_accessibility import scan
+
+    page = new_page(bypass_csp=True)  # axe is injected as an inline script
+    found = {
+        name: violations
+        for name, path in PUBLIC_PAGES.items()
+        if (violations := scan(page, live_server_url.url + path, scheme))
+    }
+    log_in(page, live_server_url, "organiser")
+    found |= {
+        name: violations
+        for name, path in ORGANISER_PAGES.items()
+        if (violations := scan(page, live_server_url.url + path, scheme))
+    }
+    assert found == {}, "\n".join(f"{name}: {'; '.join(v)}" for name, v in found.items())
