@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from events.models import Event
 from organisers.forms import ImportForm
-from organisers.views import _get_event
+from organisers.views import get_event_for_organiser
 from programme.data import ProgrammeError
 from programme.formats import MAX_BYTES, parse
 from programme.importer import Plan, Result, apply, forecast, import_programme, make_plan
@@ -73,7 +73,7 @@ def _preview(request, event, raw: bytes, name: str, prune: bool, status: int = 2
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request: HttpRequest, slug: str) -> HttpResponse:
-    event = _get_event(request, slug)
+    event = get_event_for_organiser(request, slug)
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -96,7 +96,7 @@ def upload(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def confirm(request: HttpRequest, slug: str) -> HttpResponse:
-    event = _get_event(request, slug)
+    event = get_event_for_organiser(request, slug)
     pending = request.session.get(SESSION_KEY.format(slug=event.slug))
     if not pending or pending.get("fingerprint") != request.POST.get("fingerprint"):
         messages.error(request, "That preview has expired: upload the file again.")

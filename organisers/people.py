@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from organisers.forms import AssignForm, BloggerAccountForm
 from organisers.invitations import invitation_path, invited_user
-from organisers.views import _get_event, _get_session
+from organisers.views import get_event_for_organiser, get_session_of
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -24,7 +24,7 @@ def _is_htmx(request: HttpRequest) -> bool:
 @require_http_methods(["GET", "POST"])
 def bloggers(request: HttpRequest, slug: str) -> HttpResponse:
     """The event's bloggers: add an account, assign one to the whole event, remove one."""
-    event = _get_event(request, slug)
+    event = get_event_for_organiser(request, slug)
     account = BloggerAccountForm(request.POST if "add_account" in request.POST else None)
     assign = AssignForm(request.POST if "assign" in request.POST else None, prefix="event")
     invitation = None
@@ -74,7 +74,7 @@ def bloggers(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def remove_event_blogger(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
-    event = _get_event(request, slug)
+    event = get_event_for_organiser(request, slug)
     user = get_object_or_404(event.bloggers, pk=user_id)
     event.bloggers.remove(user)
     if _is_htmx(request):
@@ -87,7 +87,7 @@ def remove_event_blogger(request: HttpRequest, slug: str, user_id: int) -> HttpR
 @require_POST
 def invite_again(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
     """A fresh link for a blogger of this event who has not set a password yet."""
-    event = _get_event(request, slug)
+    event = get_event_for_organiser(request, slug)
     user = get_object_or_404(event.bloggers, pk=user_id)
     if user.has_usable_password():
         messages.error(request, f"{user.get_username()} has set a password already.")
@@ -100,8 +100,8 @@ def invite_again(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def assign_session_blogger(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    event = _get_event(request, slug)
-    session = _get_session(event, pk)
+    event = get_event_for_organiser(request, slug)
+    session = get_session_of(event, pk)
     form = AssignForm(request.POST, prefix="session")
     if form.is_valid():
         user = form.cleaned_data["username"]
@@ -115,8 +115,8 @@ def assign_session_blogger(request: HttpRequest, slug: str, pk: int) -> HttpResp
 @login_required
 @require_POST
 def remove_session_blogger(request: HttpRequest, slug: str, pk: int, user_id: int) -> HttpResponse:
-    event = _get_event(request, slug)
-    session = _get_session(event, pk)
+    event = get_event_for_organiser(request, slug)
+    session = get_session_of(event, pk)
     user = get_object_or_404(session.bloggers, pk=user_id)
     session.bloggers.remove(user)
     if _is_htmx(request):

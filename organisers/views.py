@@ -1,6 +1,6 @@
 """The organisers' own pages: their events, each event's sessions and speakers.
 
-Every view starts from _get_event(request, slug): the event, if this user organises it
+Every view starts from get_event_for_organiser(request, slug): the event, if this user organises it
 (events.models.organises), else 403 with the reason. Status changes go through
 entries.actions.set_session_status, so readers see them live.
 """
@@ -26,14 +26,14 @@ from sessions.models import Session, Speaker
 NOT_YOURS = "You do not organise this event."
 
 
-def _get_event(request: HttpRequest, slug: str) -> Event:
+def get_event_for_organiser(request: HttpRequest, slug: str) -> Event:
     event = get_object_or_404(Event.objects.select_related("series"), slug=slug)
     if not organises(request.user, event):
         raise PermissionDenied(NOT_YOURS)
     return event
 
 
-def _get_session(event: Event, pk: int) -> Session:
+def get_session_of(event: Event, pk: int) -> Session:
     return get_object_or_404(event.sessions.select_related("event"), pk=pk)
 
 
@@ -49,7 +49,7 @@ def events(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def event(request: HttpRequest, slug: str) -> HttpResponse:
-    event = _get_event(request, slug)
+    event = get_event_for_organiser(request, slug)
     sessions = event.sessions.prefetch_related("speakers", "bloggers")
     return render(request, "organisers/event.html", {"event": event, "sessions": sessions})
 
@@ -57,8 +57,8 @@ def event(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def session_form(request: HttpRequest, slug: str, pk: int | None = None) -> HttpResponse:
-    event = _get_event(request, slug)
-    session = _get_session(event, pk) if pk is not None else None
+    event = get_event_for_organiser(request, slug)
+    session = get_session_of(event, pk) if pk is not None else None
     # The form reads and shows times in the event's zone, whatever the organiser's is.
     with timezone.override(event.time_zone):
         form = SessionForm(request.POST or None, event=event, instance=session)
@@ -86,8 +86,8 @@ def session_form(request: HttpRequest, slug: str, pk: int | None = None) -> Http
 @login_required
 @require_POST
 def session_status(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    event = _get_event(request, slug)
-    session = _get_session(event, pk)
+    event = get_event_for_organiser(request, slug)
+    session = get_session_of(event, pk)
     status = request.POST.get("status", "")
     try:
         changed = actions.set_session_status(session=session, status=status, by=request.user)
@@ -104,7 +104,7 @@ def session_status(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def speakers(request: HttpRequest, slug: str) -> HttpResponse:
-    event = _get_event(request, slug)
+    event = get_event_for_organiser(request, slug)
     form = SpeakerForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         speaker = form.save()
@@ -130,7 +130,7 @@ def _speaker_refusal(request: HttpRequest, speaker: Speaker) -> str | None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def speaker(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    event = _get_event(request, slug)
+    event = get_event_for_organiser(request, slug)
     speaker = get_object_or_404(
         Speaker.objects.filter(Q(sessions__event=event) | Q(sessions__isnull=True)).distinct(),
         pk=pk,
