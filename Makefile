@@ -34,7 +34,7 @@ seed: migrate
 run: seed
 	@echo
 	@echo "  Liveblog is starting on http://$(HOST):$(PORT)/"
-	@echo "  Log in at http://$(HOST):$(PORT)/accounts/login/ as 'blogger' (console) or 'organiser' (admin at /admin/)"
+	@echo "  Log in at http://$(HOST):$(PORT)/accounts/login/ as 'blogger' (console) or 'organiser' (Organise: London's pages; admin at /admin/)"
 	@echo "  Password: $${DEMO_PASSWORD:-liveblog-demo}   Stop with Ctrl+C."
 	@echo
 	$(BIN)/python -m liveblog.server -b $(HOST) -p $(PORT)

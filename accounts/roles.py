@@ -1,18 +1,19 @@
-"""The two roles: Organisers run events and moderate; Bloggers are assigned to sessions."""
+"""The two groups: Organisers open the admin's pages; Bloggers are assigned to sessions.
+
+Whom an organiser organises is not a group's business: events.models.organises(user,
+event) asks whether they run that event or its series (Event.organisers,
+Series.organisers); superusers run everything. The group only gives staff organisers the
+admin's model permissions, which events.adminscope narrows to their own events.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.contrib.auth.models import Group, Permission
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 ORGANISERS = "Organisers"
 BLOGGERS = "Bloggers"
 
-# Organisers manage the programme and moderate in the admin.
+# What the admin's pages need; each object is still checked against organises().
 ORGANISER_PERMISSIONS = [
     ("entries", "moderate_entry"),
     *[
@@ -20,6 +21,10 @@ ORGANISER_PERMISSIONS = [
         for app, model in [("events", "event"), ("talks", "session"), ("talks", "speaker")]
         for action in ("add", "change", "delete", "view")
     ],
+    # A series' organisers may correct it (liveblog.admin.SeriesAdmin: only theirs; adding
+    # and deleting series stays with superusers).
+    ("events", "view_series"),
+    ("events", "change_series"),
     ("entries", "view_entry"),
     ("entries", "change_entry"),
     ("auth", "view_user"),
@@ -34,8 +39,3 @@ def ensure_groups(**kwargs) -> None:
     for app_label, codename in ORGANISER_PERMISSIONS:
         wanted |= Permission.objects.filter(content_type__app_label=app_label, codename=codename)
     organisers.permissions.add(*wanted)
-
-
-def is_organiser(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Organisers run the event: they may moderate and blog in every session."""
-    return bool(user.is_active and user.has_perm("entries.moderate_entry"))

@@ -404,9 +404,15 @@ def set_session_status(*, session: Session, status: str, by=None) -> bool:
             raise StatusRefused(reason)
         if locked.status == status:
             return False
+        fields = ["status", "ended_at", "status_seq"]
+        if by is not None and locked.status == Session.Status.ENDED and locked.follows_schedule:
+            # Reopened by a person after its end: the clock would end it again at once,
+            # so the session stops following its schedule and is theirs to end.
+            session.follows_schedule = False
+            fields.append("follows_schedule")
         session.status = status
         session.ended_at = timezone.now() if status == Session.Status.ENDED else None
         session.status_seq = session.allocate_seq()
-        session.save(update_fields=["status", "ended_at", "status_seq"])
+        session.save(update_fields=fields)
         broadcast.send_on_commit(session.pk, session.status_seq, stream.status_payload(session))
     return True

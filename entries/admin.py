@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from entries import actions
 from entries.forms import EntryForm
 from entries.models import Entry
-from liveblog.adminlists import ModelAdmin
+from events.adminscope import OrganisedAdmin
 
 
 class AdminEntryForm(EntryForm):
@@ -16,8 +16,10 @@ class AdminEntryForm(EntryForm):
 
 
 @admin.register(Entry)
-class EntryAdmin(ModelAdmin):
-    """Moderation: organisers correct or hide entries; readers see each change live."""
+class EntryAdmin(OrganisedAdmin):
+    """Moderation: organisers correct or hide their events' entries; readers see it live."""
+
+    event_path = "session__event"
 
     form = AdminEntryForm
     list_display = [
@@ -34,8 +36,9 @@ class EntryAdmin(ModelAdmin):
         "kind",
         "key_moment",
         ("deleted_at", admin.EmptyFieldListFilter),
-        "session__event",
-        "session",
+        # Only the events and sessions in the (organiser's) list, never every one.
+        ("session__event", admin.RelatedOnlyFieldListFilter),
+        ("session", admin.RelatedOnlyFieldListFilter),
     ]
     search_fields = [
         "body",

@@ -181,6 +181,9 @@ API_NAMES = {
 }
 
 
+NULL_BODY = "body may not be null: leave it out to keep the entry's words."
+
+
 def _fields(payload: dict) -> dict:
     """The API's names to the entry's fields; a speaker id becomes the speaker (or None)."""
     fields = {}
@@ -192,7 +195,11 @@ def _fields(payload: dict) -> dict:
             if value is not None and fields["attribution_speaker"] is None:
                 raise _Invalid([{"loc": ["body", "speaker"], "msg": NOT_THIS_SESSIONS_SPEAKER}])
         elif name == "attribution":
-            fields["attribution_name"] = value
+            fields["attribution_name"] = value or ""  # null clears it, like ""
+        elif name == "source_url":
+            fields[name] = value or ""
+        elif name == "body" and value is None:
+            raise _Invalid([{"loc": ["body", "body"], "msg": NULL_BODY}])
         else:
             fields[name] = value
     return fields

@@ -8,6 +8,9 @@ mailto), so nothing a blogger types can run in a reader's browser. See docs/secu
 Bare URLs become links (linkify-it-py), but only those written with their scheme
 ("https://…") and e-mail addresses: "settings.py" or "README.md" stay text, though .py and
 .md are top-level domains. Linkified URLs go through the same nh3 and is_safe_url checks.
+
+Hashtags (#smwldn) link to their tag page (entries.hashtags): the one relative URL an
+entry may hold is such a path, and the one class a link may carry is theirs.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from urllib.parse import urlsplit
 import nh3
 from markdown_it import MarkdownIt
 
+from entries.hashtags import LINK_CLASS, hashtag_plugin, is_tag_path
+
 ALLOWED_TAGS = {
     "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
     "ul", "ol", "li", "a", "img", "h3", "h4", "h5", "h6",
     "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title"},
+    "a": {"href", "title", "class"},
     "img": {"src", "alt", "title"},
     "ol": {"start"},
     "th": {"align"},
@@ -36,6 +41,7 @@ _md = MarkdownIt("js-default", {"typographer": True, "linkify": True}).enable(
     ["table", "strikethrough", "replacements", "smartquotes", "linkify"]
 )
 _md.linkify.set({"fuzzy_link": False})
+_md.use(hashtag_plugin)
 # Headings in an entry sit under the page's h1/h2: shift them down so the outline holds.
 _md.options["maxNesting"] = 20
 
@@ -75,6 +81,10 @@ _md.core.ruler.push("flatten_deep_inline", lambda state: _flatten_deep_inline(st
 def _keep_safe_urls(tag: str, attribute: str, value: str) -> str | None:
     # nh3's url_schemes lets relative and scheme-relative URLs through ("//evil.example",
     # "jav%09ascript:"): an entry has no page of its own to be relative to, so drop them.
+    if attribute == "class":
+        return value if tag == "a" and value == LINK_CLASS else None
+    if tag == "a" and attribute == "href" and is_tag_path(value):
+        return value  # a hashtag's page, ours
     if attribute in URL_ATTRIBUTES and not is_safe_url(value):
         return None
     return value

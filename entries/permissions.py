@@ -12,7 +12,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 
-from accounts.roles import is_organiser
 from entries.models import Entry
 from liveblog.ratelimit import hit
 
@@ -35,18 +34,18 @@ def blog_refusal(user: User, session: Session) -> str | None:
 
 
 def require_blogger(user: User, session: Session) -> None:
-    """May this user blog here, now: assigned (or an organiser), and the session open to them."""
+    """May this user blog here, now: assigned (or an organiser of its event), and the session open to them."""
     reason = blog_refusal(user, session)
     if reason:
         raise PermissionDenied(reason)
 
 
 def edit_refusal(user: User, entry: Entry) -> str | None:
-    """Why this user may not change the entry, or None: organisers any, bloggers their own."""
+    """Why this user may not change the entry, or None: the event's organisers any, bloggers their own."""
     reason = blog_refusal(user, entry.session)
     if reason:
         return reason
-    if entry.author_id != user.pk and not is_organiser(user):
+    if entry.author_id != user.pk and not entry.session.is_organised_by(user):
         return NOT_YOURS
     return None
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from entries import views
+from entries import archive, views
 
 app_name = "entries"
 
@@ -27,4 +27,7 @@ urlpatterns = [
         views.restore_revision,
         name="restore_revision",
     ),
+    path("tags/<str:tag>/", archive.tag_page, name="tag"),
+    path("series/<slug:slug>/", archive.series_page, name="series"),
+    path("series/<slug:slug>/live.json", archive.series_live, name="series_live"),
 ]

@@ -8,7 +8,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.roles import is_organiser
 from entries import actions, photos, stream
 from entries.forms import EntryForm
 from entries.models import Entry
@@ -19,6 +18,7 @@ from entries.permissions import (
     get_entry_for_reviewer,
     require_blogger,
 )
+from events.models import organises
 from sessions.models import Session
 
 # The console's outbox (static/js/outbox.js) says what it is with this header: it wants
@@ -128,7 +128,7 @@ def _console(request: HttpRequest, session: Session, form: EntryForm, status: in
             "event": session.event,
             "form": form,
             "last_seq": last_seq,
-            "is_organiser": is_organiser(request.user),
+            "is_organiser": organises(request.user, session.event),
             "entries": _console_entries(request, session),
             # Past the wrap-up time a blogger's console is read-only, and says why.
             "closed": session.closed_to(request.user),

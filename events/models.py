@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 # Offered in forms, not stored in migrations: the list follows the machine's tz database.
@@ -20,6 +22,48 @@ hashtag_validator = RegexValidator(
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not a time zone name such as Europe/London.")
+
+
+class Series(models.Model):
+    """Events that run together in several cities, e.g. Social Media Week 2026."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    hashtag = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[hashtag_validator],
+        help_text="The international hashtag shared by every city, e.g. #SMW.",
+    )
+    # Organisers of the series organise every one of its events.
+    organisers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="organised_series"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "series"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("entries:series", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        if self.hashtag and not self.hashtag.startswith("#"):
+            self.hashtag = f"#{self.hashtag}"
+
+
+class EventQuerySet(models.QuerySet["Event"]):
+    def organised_by(self, user) -> EventQuerySet:
+        """The events this user may run: theirs, their series' and, for a superuser, all."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        ids = self.filter(Q(organisers=user) | Q(series__organisers=user)).values("pk")
+        return self.filter(pk__in=ids)
 
 
 class Event(models.Model):
@@ -46,6 +90,20 @@ class Event(models.Model):
     starts_on = models.DateField()
     ends_on = models.DateField()
     description = models.TextField(blank=True)
+    series = models.ForeignKey(
+        Series, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    # Who runs this event (besides the series' organisers and superusers): see organises().
+    organisers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="organised_events"
+    )
+
+    # Bloggers of the whole event: they may blog every one of its sessions.
+    bloggers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="blogged_events"
+    )
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-starts_on", "name"]
@@ -63,3 +121,17 @@ class Event(models.Model):
             value = getattr(self, field)
             if value and not value.startswith("#"):
                 setattr(self, field, f"#{value}")
+
+
+def organises(user, event: Event | None) -> bool:
+    """May this user run the event: its organiser, its series' organiser, or a superuser.
+
+    The one question every guard asks (sessions.Session.can_blog and closed_to, entries'
+    permissions, the admin, the organisers' pages): an organiser of London is nobody in
+    New York.
+    """
+    if event is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return Event.objects.organised_by(user).filter(pk=event.pk).exists()

@@ -11,7 +11,8 @@ from django import forms
 from django.contrib import admin, messages
 
 from entries import actions
-from events.models import TIME_ZONE_CHOICES, Event
+from events.adminscope import OrganisedAdmin
+from events.models import TIME_ZONE_CHOICES, Event, Series
 from liveblog.adminlists import ModelAdmin
 from sessions.models import Session
 
@@ -25,10 +26,36 @@ class SessionInline(admin.TabularInline):
     show_change_link = True
 
 
+@admin.register(Series)
+class SeriesAdmin(ModelAdmin):
+    list_display = ["name", "hashtag"]
+    search_fields = ["name", "hashtag"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["organisers"]
+
+    # A series is the superuser's to create and staff; its organisers may correct it.
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(organisers=request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if request.user.is_superuser else ["organisers"]
+
+
 @admin.register(Event)
-class EventAdmin(ModelAdmin):
-    list_display = ["name", "city", "starts_on", "ends_on", "hashtag", "time_zone"]
-    list_filter = ["city", "starts_on"]
+class EventAdmin(OrganisedAdmin):
+    event_path = ""
+    list_display = ["name", "city", "series", "starts_on", "ends_on", "hashtag", "time_zone"]
+    list_filter = [("series", admin.RelatedOnlyFieldListFilter), "city", "starts_on"]
+    filter_horizontal = ["organisers"]
     search_fields = ["name", "city", "hashtag", "series_hashtag"]
     prepopulated_fields = {"slug": ["name"]}
     date_hierarchy = "starts_on"
@@ -39,11 +66,22 @@ class EventAdmin(ModelAdmin):
             return forms.ChoiceField(choices=TIME_ZONE_CHOICES, initial="UTC", label="Time zone")
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "series" and not request.user.is_superuser:
+            kwargs["queryset"] = Series.objects.filter(organisers=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # Whoever creates an event runs it (or they could not see what they made).
+        if not change and not request.user.is_superuser:
+            form.instance.organisers.add(request.user)
+
 
 @admin.register(Session)
-class SessionAdmin(ModelAdmin):
+class SessionAdmin(OrganisedAdmin):
     list_display = ["title", "event", "room", "starts_at", "status", "blogger_names", "last_seq"]
-    list_filter = ["status", "event", "room"]
+    list_filter = ["status", ("event", admin.RelatedOnlyFieldListFilter), "room"]
     search_fields = ["title", "event__name", "speakers__name", "room"]
     list_select_related = ["event"]
     prepopulated_fields = {"slug": ["title"]}

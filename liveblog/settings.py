@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "realtime",
     "entries",
     "programme",
+    "organisers",
     # Last: its post_migrate makes the groups from every other app's permissions.
     "accounts",
 ]

@@ -27,7 +27,7 @@ def home(request: HttpRequest) -> HttpResponse:
     sessions = Session.objects.for_listing()
     mine = []
     if request.user.is_authenticated:
-        mine = list(sessions.filter(bloggers=request.user).exclude(status=Session.Status.ENDED))
+        mine = list(sessions.blogged_by(request.user).exclude(status=Session.Status.ENDED))
     return render(
         request,
         "home.html",

@@ -82,7 +82,7 @@ def import_programme(
     with transaction.atomic():
         plan = make_plan(programme, event_slug)
         if dry_run:
-            return plan, _forecast(plan, prune=prune)
+            return plan, forecast(plan, prune=prune)
         return plan, apply(plan, prune=prune, progress=progress)
 
 
@@ -132,7 +132,7 @@ def _changed_fields(
     return fields
 
 
-def _forecast(plan: Plan, *, prune: bool) -> Result:
+def forecast(plan: Plan, *, prune: bool) -> Result:
     return Result(
         created=len(plan.new),
         updated=len(plan.changed),
@@ -150,7 +150,7 @@ def apply(
 ) -> Result:
     """Carry out a plan; call it in the transaction that made the plan."""
     tick = progress or (lambda n: None)
-    result = _forecast(plan, prune=prune)
+    result = forecast(plan, prune=prune)
     carried = plan.programme.fields
     with transaction.atomic():
         event = plan.event or _create_event(plan)

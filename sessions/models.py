@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from accounts.roles import is_organiser
+from events.models import organises
 from liveblog.validators import HttpURLField
 
 if TYPE_CHECKING:
@@ -52,6 +52,10 @@ class SessionQuerySet(models.QuerySet["Session"]):
     def upcoming(self) -> SessionQuerySet:
         return self.filter(status=Session.Status.UPCOMING)
 
+    def blogged_by(self, user) -> SessionQuerySet:
+        """The sessions this user is assigned to, one by one or through their whole event."""
+        return self.filter(Q(bloggers=user) | Q(event__bloggers=user)).distinct()
+
     def for_listing(self) -> SessionQuerySet:
         return self.select_related("event").prefetch_related("speakers")
 
@@ -76,6 +80,11 @@ class Session(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPCOMING)
+    # The clock (entries.clock, `run_clock`) starts it at starts_at and ends it at ends_at.
+    follows_schedule = models.BooleanField(
+        default=False,
+        help_text="Goes live at its start and ends at its end by itself.",
+    )
     bloggers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="blogged_sessions"
     )
@@ -124,12 +133,25 @@ class Session(models.Model):
     def is_live(self) -> bool:
         return self.status == self.Status.LIVE
 
+    def is_organised_by(self, user: AbstractBaseUser | AnonymousUser | None) -> bool:
+        """Does this user run the session's event (or its series): asked once per instance."""
+        if user is None or not user.is_authenticated:
+            return False
+        answers = self.__dict__.setdefault("_organised_by", {})
+        if user.pk not in answers:
+            answers[user.pk] = organises(user, self.event)
+        return answers[user.pk]
+
     def can_blog(self, user: AbstractBaseUser | AnonymousUser) -> bool:
         if not user.is_authenticated or not user.is_active:
             return False
-        if is_organiser(user):
+        if self.is_organised_by(user):
             return True
-        return self.bloggers.filter(pk=user.pk).exists()
+        # Assigned to this session, or to its whole event.
+        return (
+            self.bloggers.filter(pk=user.pk).exists()
+            or self.event.bloggers.filter(pk=user.pk).exists()
+        )
 
     def allocate_seq(self) -> int:
         """Take the session's next sequence number; call inside the change's transaction.
@@ -156,7 +178,7 @@ class Session(models.Model):
         means the system itself (the clock, a command), which is never refused.
         """
         closes = self.wrap_up_ends_at()
-        if closes is None or timezone.now() < closes or user is None or is_organiser(user):
+        if closes is None or timezone.now() < closes or user is None or self.is_organised_by(user):
             return None
         return (
             f"This session ended {settings.SESSION_WRAP_UP_HOURS} hours or more ago, and "

@@ -1,7 +1,8 @@
 """Named actors and a small programme, built once per test.
 
-The cast: `organiser` runs the event, `blogger` is assigned to the Like Minds session,
-`outsider` is a blogger assigned elsewhere, and anonymous readers need no account.
+The cast: `organiser` runs the London event, `blogger` is assigned to the Like Minds
+session, `outsider` is a blogger assigned elsewhere, `nyc_organiser` runs New York (and
+nothing in London), and anonymous readers need no account.
 """
 
 from __future__ import annotations
@@ -51,8 +52,32 @@ def make_user(django_user_model, username: str, group: str | None = None, **extr
 
 
 @pytest.fixture
-def organiser(db, django_user_model):
-    return make_user(django_user_model, "olivia", ORGANISERS, is_staff=True)
+def organiser(db, django_user_model, event):
+    user = make_user(django_user_model, "olivia", ORGANISERS, is_staff=True)
+    event.organisers.add(user)
+    return user
+
+
+@pytest.fixture
+def new_york(db):
+    return Event.objects.create(
+        name="Social Media Week New York",
+        slug="smw-new-york",
+        city="New York",
+        time_zone="America/New_York",
+        hashtag="#SMWNYC",
+        series_hashtag="#SMW",
+        starts_on=dt.date(2026, 11, 23),
+        ends_on=dt.date(2026, 11, 27),
+    )
+
+
+@pytest.fixture
+def nyc_organiser(db, django_user_model, new_york):
+    """An organiser as real as `organiser` (staff, in the group), of New York only."""
+    user = make_user(django_user_model, "nadia", ORGANISERS, is_staff=True)
+    new_york.organisers.add(user)
+    return user
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from entries import actions, photos, stream
 from entries.forms import EntryForm
 from entries.markdown import is_safe_url, render_markdown
 from entries.models import Entry
-from events.models import Event
+from events.models import Event, Series
 from sessions.models import Session, Speaker
 from tests import photo_files
 
@@ -566,6 +566,32 @@ def test_programme_fields_are_safe_wherever_they_show(client, superuser):
         assert_page_safe(client, f"/admin/events/event/{session.event_id}/change/")
         speaker = session.speakers.first()
         assert_page_safe(client, f"/admin/talks/speaker/{speaker.pk}/change/")
+        # The organisers' own pages show the same fields.
+        slug = session.event.slug
+        for path in ("", "speakers/", "bloggers/", f"sessions/{session.pk}/"):
+            assert_page_safe(client, f"/organise/{slug}/{path}")
+        assert_page_safe(client, f"/organise/{slug}/speakers/{speaker.pk}/")
+    assert_page_safe(client, "/organise/")
+    # A series of every event above: its page lists each city and the live sessions.
+    series = Series.objects.create(name=CORPUS[0][:200], slug="corpus", hashtag="#SMW")
+    Event.objects.update(series=series)
+    assert_page_safe(client, series.get_absolute_url())
+
+
+def test_tagged_entries_are_safe_on_the_tag_and_series_pages(client, settings, event, blogger):
+    """Each payload with a hashtag after it, on the tag page and the series' stream."""
+    settings.ENTRIES_PER_PAGE = len(CORPUS) + 10
+    series = Series.objects.create(name="Corpus", slug="corpus", hashtag="#SMW")
+    event.series = series
+    event.save()
+    session = _session(event, 0)
+    session.save()
+    posted = [_post(session, blogger, body=f"{payload} #corpus") for payload in CORPUS]
+    tagged = assert_page_safe(client, "/tags/corpus/")
+    linked = [e for e in posted if e and 'href="/tags/corpus/"' in e.html]
+    assert tagged.count('class="entry ') == len(linked) > len(CORPUS) * 3 / 4
+    assert_page_safe(client, series.get_absolute_url())
+    assert_page_safe(client, f"{series.get_absolute_url()}?tag=corpus")
 
 
 def test_citations_photo_captions_and_alt_texts_are_safe_wherever_they_show(

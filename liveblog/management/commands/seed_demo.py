@@ -1,4 +1,4 @@
-"""Create the Social Media Week London 2026 demo; running it again changes nothing."""
+"""Create the Social Media Week 2026 demo (London and New York); running it again changes nothing."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from accounts.roles import BLOGGERS, ORGANISERS, ensure_groups
 from entries import actions
-from events.models import Event
+from events.models import Event, Series
 from sessions.models import Session, Speaker
 
 DEFAULT_DEMO_PASSWORD = "liveblog-demo"
 LONDON = zoneinfo.ZoneInfo("Europe/London")
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 
 SPEAKERS = [
     (
@@ -149,6 +150,26 @@ ENDED_ENTRIES = [
 ]
 
 
+# New York's programme: (slug, title, room, hour offset from now, hours, status); the
+# people are fictional. The third follows the clock (it opens by itself in two hours).
+NYC_SPEAKERS = [("maya-okafor", "Maya Okafor", "Community lead"), ("dan-ruiz", "Dan Ruiz", "")]
+NYC_SESSIONS = [
+    ("brands-in-public", "Brands in public: the feed is the front desk", "Times Center",
+     -0.25, 1.5, ["maya-okafor"], Session.Status.LIVE, False),
+    ("newsrooms-and-networks", "Newsrooms and networks", "Times Center",
+     24, 1, ["dan-ruiz"], Session.Status.UPCOMING, False),
+    ("open-mic-by-the-clock", "Open mic: what changed this week", "Hub Studio",
+     2, 1, ["maya-okafor", "dan-ruiz"], Session.Status.UPCOMING, True),
+]  # fmt: skip
+NYC_ENTRIES = [
+    ("text", "Doors open at the Times Center: a full house for the first New York session #SMWNYC.",
+     {}),
+    ("quote", "Your social feed is your front desk now: people walk up to it all day and night.",
+     {"speaker": "maya-okafor", "key_moment": True}),
+    ("text", "Same argument as London this morning: bolt-on or change? Following #SMW across the "
+     "cities, New York leans towards change.", {}),
+]  # fmt: skip
+
 SEEDED_ENTRIES = {
     "like-minds-social-business": LIKE_MINDS_ENTRIES,
     "social-media-is-not-marketing": ENDED_ENTRIES,
@@ -156,7 +177,7 @@ SEEDED_ENTRIES = {
 
 
 class Command(BaseCommand):
-    help = "Create the Social Media Week London 2026 demo (idempotent)."
+    help = "Create the Social Media Week 2026 demo, London and New York (idempotent)."
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
@@ -164,6 +185,13 @@ class Command(BaseCommand):
         password = os.environ.get("DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
         organiser = self._user("organiser", "Olivia Organiser", password, ORGANISERS, staff=True)
         blogger = self._user("blogger", "Ben Blogger", password, BLOGGERS, staff=False)
+        nyc_organiser = self._user(
+            "organiser-nyc", "Nia Organiser", password, ORGANISERS, staff=True
+        )
+        nyc_blogger = self._user("blogger-nyc", "Nate Blogger", password, BLOGGERS, staff=False)
+        series, _ = Series.objects.get_or_create(
+            slug="smw-2026", defaults={"name": "Social Media Week 2026", "hashtag": "#SMW"}
+        )
 
         today = timezone.localdate(timezone=LONDON)
         event, created = Event.objects.get_or_create(
@@ -179,8 +207,13 @@ class Command(BaseCommand):
                 "description": "A week of talks across London, as Social Media Week runs in cities "
                 "worldwide: social media as marketing bolt-on, or as a change to how "
                 "organisations and society work?",
+                "series": series,
             },
         )
+        if event.series_id is None:  # seeded before there were series
+            event.series = series
+            event.save(update_fields=["series"])
+        event.organisers.add(organiser)
         speakers = {}
         for slug, name, affiliation, link in SPEAKERS:
             speakers[slug], _ = Speaker.objects.get_or_create(
@@ -204,6 +237,8 @@ class Command(BaseCommand):
                     "room": room,
                     "starts_at": starts,
                     "ends_at": starts + dt.timedelta(hours=hours),
+                    # Tomorrow afternoon's lab opens and closes by the clock (run_clock).
+                    "follows_schedule": slug == "labs-and-experiments",
                 },
             )
             if session_created:
@@ -220,11 +255,65 @@ class Command(BaseCommand):
             if session_created and status == Session.Status.ENDED:
                 actions.set_session_status(session=session, status="ended", by=organiser)
 
+        new_york = self._new_york(series, nyc_organiser, nyc_blogger, today)
+
         verb = "Created" if created else "Checked"
         self.stdout.write(
-            self.style.SUCCESS(f"{verb} the demo: {event.name}, {len(sessions)} sessions.")
+            self.style.SUCCESS(
+                f"{verb} the demo: {series.name}, {event.name} ({len(sessions)} sessions) "
+                f"and {new_york.name} ({new_york.sessions.count()} sessions)."
+            )
         )
-        self.stdout.write(f"Log in as 'blogger' or 'organiser' with the password {password!r}.")
+        self.stdout.write(
+            "Log in as 'blogger' or 'organiser' (London), 'blogger-nyc' or 'organiser-nyc' "
+            f"(New York) with the password {password!r}."
+        )
+
+    def _new_york(self, series: Series, organiser, blogger, today: dt.date) -> Event:
+        event, _ = Event.objects.get_or_create(
+            slug="smw-new-york-2026",
+            defaults={
+                "name": "Social Media Week New York 2026",
+                "city": "New York",
+                "time_zone": "America/New_York",
+                "hashtag": "#SMWNYC",
+                "series_hashtag": "#SMW",
+                "starts_on": today - dt.timedelta(days=1),
+                "ends_on": today + dt.timedelta(days=3),
+                "description": "The New York week of Social Media Week 2026.",
+                "series": series,
+            },
+        )
+        event.organisers.add(organiser)
+        speakers = {}
+        for slug, name, affiliation in NYC_SPEAKERS:
+            speakers[slug], _ = Speaker.objects.get_or_create(
+                slug=slug, defaults={"name": name, "affiliation": affiliation}
+            )
+        now = timezone.now().astimezone(NEW_YORK).replace(second=0, microsecond=0)
+        for slug, title, room, hours_from_now, hours, who, status, follows in NYC_SESSIONS:
+            starts = now + dt.timedelta(hours=hours_from_now)
+            if hours_from_now >= 1:
+                starts = starts.replace(minute=0)
+            session, created = Session.objects.get_or_create(
+                event=event,
+                slug=slug,
+                defaults={
+                    "title": title,
+                    "room": room,
+                    "starts_at": starts,
+                    "ends_at": starts + dt.timedelta(hours=hours),
+                    "follows_schedule": follows,
+                },
+            )
+            if not created:
+                continue
+            session.speakers.set([speakers[s] for s in who])
+            session.bloggers.add(blogger)
+            if status == Session.Status.LIVE:
+                actions.set_session_status(session=session, status="live", by=organiser)
+                self._entries(session, blogger, speakers, NYC_ENTRIES)
+        return event
 
     def _user(self, username: str, full_name: str, password: str, group: str, *, staff: bool):
         User = get_user_model()
