@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
     "channels",
     "django_htmx",
     "template_partials",
@@ -109,6 +110,7 @@ INSTALLED_APPS = [
     "realtime",
     "entries",
     "programme",
+    "archive",
     # Last: its post_migrate makes the groups from every other app's permissions.
     "accounts",
 ]

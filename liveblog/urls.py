@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("events.urls")),
     path("", include("sessions.urls")),
     path("", include("entries.urls")),
+    path("", include("archive.urls")),
 ]
 
 handler403 = views.permission_denied
