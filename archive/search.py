@@ -208,6 +208,8 @@ def _load(hits: list[Hit]) -> None:
             objects["speaker", speaker.pk] = speaker
     for hit in hits:
         hit.object = objects.get((_source(hit.type), hit.id))
+        if hit.object is not None and hit.type in ("entry", "quote"):
+            hit.type = _hit_type("entry", hit.object.kind)
     hits[:] = [hit for hit in hits if hit.object is not None]
 
 
@@ -373,13 +375,22 @@ class SQLiteBackend:
         table, _ = SOURCES[source]
         fts = fts_table(source)
         where, filter_params = _filters(source, "t", query, kinds)
-        # bm25 is lower for better matches; negated, higher is better as on PostgreSQL.
-        sql = (
-            f"SELECT t.id, {_type_column(source, 't')}, -bm25({fts}) AS rank "
-            f"FROM {fts} JOIN {table} t ON t.id = {fts}.rowid "
-            f"WHERE {fts} MATCH %s {''.join(' AND ' + w for w in where)} "
-            "ORDER BY rank DESC, t.id DESC LIMIT %s"
-        )
+        # The index holds visible entries only: with no filter, it answers on its own,
+        # and the hit's kind comes with the entry when it is loaded.
+        unfiltered = where == ["t.deleted_at IS NULL"] or (source != "entry" and not where)
+        if unfiltered:
+            sql = (
+                f"SELECT rowid, '{source}', -bm25({fts}) AS rank FROM {fts} "
+                f"WHERE {fts} MATCH %s ORDER BY rank DESC, rowid DESC LIMIT %s"
+            )
+        else:
+            # bm25 is lower for better matches; negated, higher is better as on PostgreSQL.
+            sql = (
+                f"SELECT t.id, {_type_column(source, 't')}, -bm25({fts}) AS rank "
+                f"FROM {fts} JOIN {table} t ON t.id = {fts}.rowid "
+                f"WHERE {fts} MATCH %s {''.join(' AND ' + w for w in where)} "
+                "ORDER BY rank DESC, t.id DESC LIMIT %s"
+            )
         with connection.cursor() as cursor:
             cursor.execute(sql, [self._match(query), *filter_params, limit])
             return [Hit(_hit_type(source, kind), pk, rank) for pk, kind, rank in cursor.fetchall()]
