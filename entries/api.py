@@ -127,6 +127,9 @@ def _fields(payload: dict) -> dict:
     """The API's names to the entry's fields; a speaker id becomes the speaker (or None)."""
     fields = {}
     for name, value in payload.items():
+        if value is None and name != "speaker":
+            # A PATCH that sends null for a field only the speaker may clear.
+            raise _Invalid([{"loc": ["body", name], "msg": f"{name} cannot be null."}])
         if name == "speaker":
             fields["attribution_speaker"] = (
                 Speaker.objects.filter(pk=value).first() if value is not None else None

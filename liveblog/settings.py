@@ -300,6 +300,10 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# Who may frame the embeddable live view (/embed/...): every site, unless narrowed to a list
+# of origins (EMBED_FRAME_ANCESTORS=https://example.org,https://blog.example.org).
+EMBED_FRAME_ANCESTORS = envlist("EMBED_FRAME_ANCESTORS", ["*"])
+
 PORT = envint("PORT", 8000)
 
 # Liveblog's own knobs.

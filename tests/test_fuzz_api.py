@@ -40,6 +40,7 @@ OPERATIONS = [
     ("/entries/{entry_id}", "PATCH"),
     ("/entries/{entry_id}", "DELETE"),
     ("/entries/{entry_id}/restore", "POST"),
+    ("/search", "GET"),
 ]
 
 
