@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 CHART = ROOT / "bench" / "results" / "fanout.png"
+SEARCH = ROOT / "bench" / "results" / "search.json"
 HUB_TARGETS = [
     "hub-uvicorn",
     "hub-daphne",
@@ -257,6 +258,30 @@ def pages_section(pages: dict | None) -> list[str]:
     return lines
 
 
+def search_section() -> list[str]:
+    """bench/results/search.json (bench/search.py) as a table, or why there is none."""
+    if not SEARCH.exists():
+        return ["Not measured yet: run `python -m bench.search`."]
+    data = json.loads(SEARCH.read_text())
+    lines = [
+        f"Measured {data['generated_at']}.",
+        "",
+        "| database | entries | queries | p50 | p95 | p99 | max | slowest query "
+        "| load average | p95 < 10 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+    ]
+    for r in data["results"]:
+        lines.append(
+            f"| {r['database']} | {r['entries']:,} | {r['queries']} | {fmt(r['p50_ms'], ' ms')} "
+            f"| {fmt(r['p95_ms'], ' ms')} | {fmt(r['p99_ms'], ' ms')} | {fmt(r['max_ms'], ' ms')} "
+            f"| `{r['slowest_query']}` | {fmt(r.get('load_average'))} "
+            f"| {verdict(r['p95_ms'] < 10)} |"
+        )
+    for s in data.get("skipped", []):
+        lines.append(f"\nSkipped {s['target']}: {s['reason']}")
+    return lines
+
+
 def render(report: dict) -> str:
     results = report["fanout"]
     table = by_target(results)
@@ -280,6 +305,7 @@ def render(report: dict) -> str:
         targets_table="\n".join(targets_table(table, results)),
         summary="\n".join(summary(table)),
         pages="\n".join(pages_section(report.get("pages"))),
+        search="\n".join(search_section()),
         skipped=skipped or "- none",
     )
 

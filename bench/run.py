@@ -417,6 +417,11 @@ def main() -> None:
         help="entries per run (default 30, 15 at 5,000, 10 above; 10 for the baseline)",
     )
     parser.add_argument("--skip-pages", action="store_true")
+    parser.add_argument(
+        "--skip-search",
+        action="store_true",
+        help="skip search over 100,000 entries (bench/search.py)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
     parser.add_argument(
         "--output",
@@ -516,6 +521,10 @@ def main() -> None:
             skipped.append({"target": "pages", "reason": str(error)})
         progress.advance()
     progress.bar.close()
+
+    if not args.skip_search:
+        # Its own databases and its own JSON (bench/results/search.json), read by report.py.
+        subprocess.run([sys.executable, "-m", "bench.search"], cwd=ROOT, check=False)
 
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
