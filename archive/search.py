@@ -192,19 +192,40 @@ def _kinds(query: Query, source: str) -> tuple[str, ...]:
     return (source,)
 
 
+# What a result shows of each object, and no more: loading is most of a search's time.
+_ENTRY_FIELDS = (
+    "id", "kind", "created_at", "session_id", "attribution_name", "attribution_speaker_id",
+    "attribution_speaker__name", "attribution_speaker__slug",
+    *(f"session__{name}" for name in ("id", "title", "slug", "event_id")),
+    *(f"session__event__{name}" for name in ("id", "slug", "name", "time_zone")),
+)  # fmt: skip
+_SESSION_FIELDS = ("id", "title", "slug", "starts_at", "event__id", "event__slug", "event__name")
+
+
 def _load(hits: list[Hit]) -> None:
     by_source: dict[str, list[int]] = {}
     for hit in hits:
         by_source.setdefault(_source(hit.type), []).append(hit.id)
     objects: dict[tuple[str, int], Any] = {}
     if by_source.get("entry"):
-        for entry in Entry.objects.for_display().filter(pk__in=by_source["entry"]):
+        sessions: dict[int, Session] = {}
+        entries = (
+            Entry.objects.filter(pk__in=by_source["entry"])
+            .select_related("attribution_speaker", "session__event")
+            .only(*_ENTRY_FIELDS)
+            .order_by()
+        )
+        for entry in entries:
+            # One session object per session, so its URLs are worked out once.
+            entry.session = sessions.setdefault(entry.session_id, entry.session)
             objects["entry", entry.pk] = entry
     if by_source.get("session"):
-        for session in Session.objects.for_listing().filter(pk__in=by_source["session"]):
+        found = Session.objects.filter(pk__in=by_source["session"]).select_related("event")
+        for session in found.only(*_SESSION_FIELDS).order_by():
             objects["session", session.pk] = session
     if by_source.get("speaker"):
-        for speaker in Speaker.objects.filter(pk__in=by_source["speaker"]):
+        found = Speaker.objects.filter(pk__in=by_source["speaker"]).only("id", "name", "slug")
+        for speaker in found.order_by():
             objects["speaker", speaker.pk] = speaker
     for hit in hits:
         hit.object = objects.get((_source(hit.type), hit.id))
