@@ -2,10 +2,14 @@
 // JavaScript the buttons stay hidden and the text is there to select.
 (function () {
   "use strict";
-  const live = document.createElement("div");
-  live.className = "visually-hidden";
-  live.setAttribute("role", "status");
-  document.body.appendChild(live);
+  // The page's one polite live region: the session page's, or one of our own.
+  let live = document.getElementById("live-announcer");
+  if (!live) {
+    live = document.createElement("div");
+    live.className = "visually-hidden";
+    live.setAttribute("role", "status");
+    document.body.appendChild(live);
+  }
 
   function copy(box) {
     if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(box.value);
