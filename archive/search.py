@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,9 +49,22 @@ MAX_OFFSET = 1000
 MARK, UNMARK = "\ue000", "\ue001"
 SNIPPET_WORDS = 24
 
-# A word is a run of letters and digits in any script; "quoted words" are a phrase.
-WORD = re.compile(r"[^\W_]+")
+# A word is a run of letters, digits and combining marks in any script (Devanagari's vowel
+# signs are marks, not letters); "quoted words" are a phrase.
 PHRASE = re.compile(r'"([^"]*)"')
+
+
+def _words(text: str) -> list[str]:
+    word, words = [], []
+    for char in text:
+        if char.isalnum() or unicodedata.category(char).startswith("M"):
+            word.append(char)
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return words
 
 
 class SearchError(ValueError):
@@ -80,9 +94,9 @@ def parse_terms(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]
     if len(text) > MAX_QUERY_LENGTH:
         raise SearchError(f"A search is at most {MAX_QUERY_LENGTH} characters.")
     phrases: list[tuple[str, ...]] = []
-    loose: list[str] = WORD.findall(PHRASE.sub(" ", text))
+    loose: list[str] = _words(PHRASE.sub(" ", text))
     for quoted in PHRASE.findall(text):
-        words = tuple(word.lower() for word in WORD.findall(quoted))
+        words = tuple(word.lower() for word in _words(quoted))
         if len(words) > 1:
             phrases.append(words)
         else:

@@ -67,6 +67,8 @@ def corpus(session, other_session, blogger, outsider, euan):
         "russian": post_entry(berlin_talk, blogger, "Городские блоги растут быстро."),
         "greek": post_entry(berlin_talk, blogger, "Η κοινότητα μιλάει για ιστολόγια."),
         "japanese": post_entry(berlin_talk, blogger, "東京 の 会議 は 素晴らしい"),
+        "hindi": post_entry(berlin_talk, blogger, "सम्मेलन में हिन्दी ब्लॉग"),
+        "arabic": post_entry(berlin_talk, blogger, "المدونة المباشرة للمؤتمر"),
     }
     items["session:like-minds"] = session
     items["session:labs"] = other_session
@@ -117,6 +119,9 @@ EXPECTED = {
     "Город": {"session:gorod"},
     "ιστολόγια": {"greek"},
     "会議": {"japanese"},
+    "हिन्दी": {"hindi"},
+    "सम्मेलन ब्लॉग": {"hindi"},
+    "المدونة": {"arabic"},
     # Stop words are words like any other, on both.
     "the": {"opening", "thing", "realtime", "labs", "session:like-minds"},
     # Operators a reader might type mean nothing special.
