@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 CHART = ROOT / "bench" / "results" / "fanout.png"
+SEARCH = ROOT / "bench" / "results" / "search.json"
 HUB_TARGETS = [
     "hub-uvicorn",
     "hub-daphne",
@@ -281,6 +282,30 @@ def photos_section(photos: dict | None) -> list[str]:
     return lines
 
 
+def search_section() -> list[str]:
+    """bench/results/search.json (bench/search.py) as a table, or why there is none."""
+    if not SEARCH.exists():
+        return ["Not measured yet: run `python -m bench.search`."]
+    data = json.loads(SEARCH.read_text())
+    lines = [
+        f"Measured {data['generated_at']}.",
+        "",
+        "| database | entries | queries | p50 | p95 | p99 | max | slowest query "
+        "| load average | p95 < 10 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+    ]
+    for r in data["results"]:
+        lines.append(
+            f"| {r['database']} | {r['entries']:,} | {r['queries']} | {fmt(r['p50_ms'], ' ms')} "
+            f"| {fmt(r['p95_ms'], ' ms')} | {fmt(r['p99_ms'], ' ms')} | {fmt(r['max_ms'], ' ms')} "
+            f"| `{r['slowest_query']}` | {fmt(r.get('load_average'))} "
+            f"| {verdict(r['p95_ms'] < 10)} |"
+        )
+    for s in data.get("skipped", []):
+        lines.append(f"\nSkipped {s['target']}: {s['reason']}")
+    return lines
+
+
 def render(report: dict) -> str:
     results = report["fanout"]
     table = by_target(results)
@@ -305,6 +330,7 @@ def render(report: dict) -> str:
         summary="\n".join(summary(table)),
         pages="\n".join(pages_section(report.get("pages"))),
         photos="\n".join(photos_section(report.get("photos"))),
+        search="\n".join(search_section()),
         skipped=skipped or "- none",
     )
 

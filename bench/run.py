@@ -418,6 +418,11 @@ def main() -> None:
     )
     parser.add_argument("--skip-pages", action="store_true")
     parser.add_argument("--skip-photos", action="store_true")
+    parser.add_argument(
+        "--skip-search",
+        action="store_true",
+        help="skip search over 100,000 entries (bench/search.py)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
     parser.add_argument(
         "--output",
@@ -525,6 +530,10 @@ def main() -> None:
             progress.write(f"photos failed: {error}")
             skipped.append({"target": "photos", "reason": str(error)})
     progress.bar.close()
+
+    if not args.skip_search:
+        # Its own databases and its own JSON (bench/results/search.json), read by report.py.
+        subprocess.run([sys.executable, "-m", "bench.search"], cwd=ROOT, check=False)
 
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

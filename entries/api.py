@@ -154,21 +154,22 @@ class EntryIn(Schema):
 
 
 class EntryPatch(Schema):
-    """Any of the fields; those left out stay as they are. Only `speaker` may be null (no
-    speaker); an empty `attribution` or `source_url` clears it."""
+    """Any of the fields; those left out stay as they are. As in a JSON merge patch, null
+    clears what can be empty (speaker, attribution, source_url, publication, published_on,
+    alt); kind, body and key_moment cannot be null."""
 
     model_config = ConfigDict(strict=True)
 
     # A default of None that is never validated: left out is fine, an explicit null is not.
     kind: Literal["text", "quote", "citation", "photo"] = None
     body: str = None
-    speaker: int | None = Field(None, ge=1, le=MAX_SEQ)
-    attribution: str = None
-    source_url: str = None
-    publication: str = None
-    published_on: dt.date | None = Field(None, strict=False)  # null clears the date
-    alt: str = None
     key_moment: bool = None
+    speaker: int | None = Field(None, ge=1, le=MAX_SEQ)
+    attribution: str | None = None
+    source_url: str | None = None
+    publication: str | None = None
+    published_on: dt.date | None = Field(None, strict=False)
+    alt: str | None = None
 
     _date_is_text = field_validator("published_on", mode="before")(_date_text)
 
@@ -181,13 +182,16 @@ API_NAMES = {
 }
 
 
-NULL_BODY = "body may not be null: leave it out to keep the entry's words."
+# Fields that null clears (the schema refuses null for the others).
+CLEARED_BY_NULL = {"attribution", "source_url", "publication", "alt"}
 
 
 def _fields(payload: dict) -> dict:
     """The API's names to the entry's fields; a speaker id becomes the speaker (or None)."""
     fields = {}
     for name, value in payload.items():
+        if value is None and name in CLEARED_BY_NULL:
+            value = ""
         if name == "speaker":
             fields["attribution_speaker"] = (
                 Speaker.objects.filter(pk=value).first() if value is not None else None
@@ -195,11 +199,7 @@ def _fields(payload: dict) -> dict:
             if value is not None and fields["attribution_speaker"] is None:
                 raise _Invalid([{"loc": ["body", "speaker"], "msg": NOT_THIS_SESSIONS_SPEAKER}])
         elif name == "attribution":
-            fields["attribution_name"] = value or ""  # null clears it, like ""
-        elif name == "source_url":
-            fields[name] = value or ""
-        elif name == "body" and value is None:
-            raise _Invalid([{"loc": ["body", "body"], "msg": NULL_BODY}])
+            fields["attribution_name"] = value
         else:
             fields[name] = value
     return fields

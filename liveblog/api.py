@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from archive.api import router as archive_router
 from entries.api import router as entries_router
 from events.api import router as events_router
 from liveblog.jsonbody import BadBody, StrictJSONParser
@@ -33,6 +34,7 @@ api = NinjaAPI(
 api.add_router("/events", events_router, tags=["events"])
 api.add_router("/sessions", sessions_router, tags=["sessions"])
 api.add_router("", entries_router, tags=["entries"])
+api.add_router("", archive_router, tags=["search"])
 
 
 def _error(request: HttpRequest, status: int, detail: str, **extra) -> HttpResponse:

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
     "channels",
     "django_htmx",
     "template_partials",
@@ -110,6 +111,7 @@ INSTALLED_APPS = [
     "entries",
     "programme",
     "organisers",
+    "archive",
     # Last: its post_migrate makes the groups from every other app's permissions.
     "accounts",
 ]
@@ -309,6 +311,10 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# Who may frame the embeddable live view (/embed/...): every site, unless narrowed to a list
+# of origins (EMBED_FRAME_ANCESTORS=https://example.org,https://blog.example.org).
+EMBED_FRAME_ANCESTORS = envlist("EMBED_FRAME_ANCESTORS", ["*"])
 
 PORT = envint("PORT", 8000)
 

@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("sessions.urls")),
     path("", include("entries.urls")),
     path("", include("organisers.urls")),
+    path("", include("archive.urls")),
 ]
 
 handler403 = views.permission_denied

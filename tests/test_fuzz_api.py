@@ -43,6 +43,7 @@ OPERATIONS = [
     ("/sessions/{session_id}/photos", "POST"),
     ("/entries/{entry_id}/revisions", "GET"),
     ("/entries/{entry_id}/revisions/{revision_id}/restore", "POST"),
+    ("/search", "GET"),
 ]
 
 

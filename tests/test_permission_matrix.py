@@ -37,6 +37,7 @@ from django.utils.crypto import get_random_string
 
 from accounts.models import ApiToken
 from accounts.roles import BLOGGERS
+from archive.models import Summary
 from entries import actions
 from entries.models import Entry, Photo
 from liveblog.asgi import application
@@ -77,6 +78,9 @@ MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "revoke_own_token": (("form",), SIGNED_IN),
     "revoke_others_token": (("form",), set()),
     "admin": (("form",), MODERATORS | {"other_organiser"}),
+    # The archive (archive/): a session's summary, and an event's export.
+    "write_summary": (("form",), WRITERS),
+    "export": (("form",), MODERATORS),
 }
 CELLS = [
     (role, action, door)
@@ -252,6 +256,12 @@ def perform(world: World, role: str, action: str, door: str):
         return client.post(url, citation, **headers), 201 if door == "outbox" else 302
     if action == "admin":
         return client.get("/admin/", **headers), 200
+    if action == "write_summary":
+        url = reverse("archive:summary", kwargs={"event": session.event.slug, "slug": session.slug})
+        return client.post(url, {"body": "Summed up"}, **headers), 302
+    if action == "export":
+        url = reverse("archive:export", kwargs={"slug": session.event.slug, "format": "json"})
+        return client.get(url, **headers), 200
     if action == "create_token":
         return client.post("/accounts/profile/", {"name": "phone"}, **headers), 200
     if action in {"revoke_own_token", "revoke_others_token"}:
@@ -360,6 +370,7 @@ def check_cell(world: World, role: str, action: str, door: str) -> None:
         assert_refusal(response, role, action, door)
         assert after == before
         assert not ApiToken.objects.filter(name="to revoke", revoked_at__isnull=False).exists()
+        assert not Summary.objects.exists()
         return
     assert response.status_code == success, (response.status_code, response.content[:300])
     if response.status_code == 302:
@@ -393,11 +404,28 @@ def check_cell(world: World, role: str, action: str, door: str) -> None:
         assert after["title"] == "Changed"
     elif action == "assign_blogger":
         assert world.users["reader"].pk in after["bloggers"] - before["bloggers"]
+    elif action == "write_summary":
+        summary = Summary.objects.get(session=world.session)
+        assert summary.body == "Summed up" and summary.written_by == world.users[role]
+    elif action == "export":
+        assert response.json()["event"]["slug"] == world.session.event.slug
     elif action == "create_token":
         assert ApiToken.objects.filter(user=world.users[role], name="phone").exists()
     elif action == "revoke_own_token":
         assert ApiToken.objects.get(name="to revoke").revoked_at is not None
-    if action.startswith(("read", "open", "admin", "create", "revoke", "history", "organise")):
+    if action.startswith(
+        (
+            "read",
+            "open",
+            "admin",
+            "create",
+            "revoke",
+            "history",
+            "organise",
+            "write_summary",
+            "export",
+        )
+    ):
         assert after["entries"] == before["entries"]
         assert after["last_seq"] == before["last_seq"]
 

@@ -133,7 +133,15 @@ class _Scan(HTMLParser):
             self.open_script = None
 
     def handle_data(self, data: str) -> None:
-        if self.open_script is not None and data.strip():
+        if self.open_script == "json-ld":
+            # A data block: JSON, with no "<" that could close it (archive/structured.py).
+            try:
+                json.loads(data)
+            except ValueError:
+                self.flag(f"JSON-LD that is not JSON: {data[:80]!r}")
+            if "<" in data:
+                self.flag(f"JSON-LD with a raw '<': {data[:80]!r}")
+        elif self.open_script is not None and data.strip():
             self.flag(f"inline script: {data[:80]!r}")
 
     def _check(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -146,11 +154,19 @@ class _Scan(HTMLParser):
             self.entry_bodies.append("hx-disable" in values)
         if tag in SCRIPT_CAPABLE:
             self.flag(f"<{tag}> element")
-        if tag == "script":
+        if tag == "script" and values.get("type") == "application/ld+json" and "src" not in values:
+            self.open_script = "json-ld"
+        elif tag == "script":
             self.open_script = tag
             if not values.get("src", "").startswith(OUR_SCRIPTS):
                 self.flag(f"<script> that is not one of ours: {values}")
-        if tag == "link" and not values.get("href", "").startswith("/static/"):
+        if tag == "link" and not (
+            values.get("href", "").startswith("/static/")
+            or (
+                values.get("rel") in {"alternate", "canonical"}
+                and re.fullmatch(r"(http://testserver)?/[\w/\-]*", values.get("href", ""))
+            )
+        ):
             self.flag(f"<link> to something not ours: {values}")
         if tag == "meta" and ("http-equiv" in values or values.get("charset", "utf-8") != "utf-8"):
             self.flag(f"<meta> that acts: {values}")

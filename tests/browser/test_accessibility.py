@@ -112,8 +112,10 @@ def test_the_session_page_passes_axe_with_its_live_controls_showing(new_page, li
 
 # What may take focus, and is shown: the page's own controls, in the tab order.
 FOCUSABLE = """() => Array.from(document.querySelectorAll(
-    'a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex="-1"])'
+    'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex="-1"])'
 )).filter((el) => !el.disabled && !el.closest('[hidden]') && el.getClientRects().length
+    // A closed <details> shows its summary only.
+    && !(el.closest('details:not([open])') && !el.closest('summary'))
     && !(el.type === 'radio' && !el.checked))
   .map((el) => el.outerHTML.slice(0, 120))"""
 

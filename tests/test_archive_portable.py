@@ -1,0 +1,226 @@
+"""Taking an event's archive away and bringing it back whole: export_archive, import_archive."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import zipfile
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from archive import portable
+from archive.models import Summary
+from entries import actions
+from events.models import Event
+from sessions.models import Speaker
+from tests.conftest import post_entry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def blogged(session, other_session, blogger, outsider, organiser, euan):
+    """An event with what an archive must carry: every kind of entry, edits, a hidden one."""
+    post_entry(session, blogger, "Scott Gould opens **Like Minds** — «ça commence» 🎤")
+    quote = post_entry(
+        session,
+        blogger,
+        "Social media's thingification worries me.",
+        kind="quote",
+        attribution_speaker=euan,
+    )
+    actions.set_key_moment(entry=quote, value=True)
+    post_entry(
+        session,
+        blogger,
+        "Hype cycles come round.",
+        kind="quote",
+        attribution_name="Alan Patrick",
+        source_url="https://broadstuff.com/",
+    )
+    edited = post_entry(session, blogger, "Fist draft")
+    actions.edit_entry(entry=edited, body="First draft, corrected")
+    hidden = post_entry(session, blogger, "Posted by mistake")
+    actions.hide_entry(entry=hidden)
+    post_entry(other_session, outsider, "Labs preview\n\n- one\n- two")
+    actions.set_session_status(session=session, status="ended", by=blogger)
+    Summary.objects.create(session=session, body="Euan on *thingification*.", written_by=organiser)
+    return session.event
+
+
+def read_through_api(event: Event) -> dict:
+    """Every session and visible entry of the event as the API answers, ids made positional."""
+    client = Client()
+    sessions = client.get(f"/api/sessions?event={event.slug}").json()
+    read = {}
+    for session in sessions:
+        entries = client.get(f"/api/sessions/{session['id']}/entries").json()["entries"]
+        entries = [entry for entry in entries if not entry["deleted"]]
+        read[session["slug"]] = {"session": session, "entries": entries}
+    return normalise(read)
+
+
+def normalise(read: dict) -> dict:
+    text = json.dumps(read, sort_keys=True)
+    ids: dict[str, str] = {}
+
+    def positional(match: re.Match) -> str:
+        return ids.setdefault(match.group(0), f"/entries/#{len(ids)}/")
+
+    text = re.sub(r"/entries/\d+/", positional, text)
+    data = json.loads(text)
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in {"id", "event", "session"}}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(data)
+
+
+def test_an_event_comes_back_whole_into_another_database(blogged, tmp_path):
+    before = read_through_api(blogged)
+    assert len(before["like-minds"]["entries"]) == 4
+    path = tmp_path / "smw.json"
+    call_command("export_archive", "--event", blogged.slug, "-o", str(path))
+    exported = json.loads(path.read_text())
+    assert exported["format"] == "liveblog-archive"
+    assert exported["version"] == portable.VERSION
+
+    # Another installation: nothing of the event, its speakers or its people is there.
+    blogged.delete()
+    Speaker.objects.all().delete()
+    get_user_model().objects.all().delete()
+
+    out = io.StringIO()
+    call_command("import_archive", str(path), stdout=out)
+    assert "Imported smw-london: 2 sessions, 5 entries" in out.getvalue()
+    event = Event.objects.get(slug="smw-london")
+    assert read_through_api(event) == before
+    summary = Summary.objects.get(session__slug="like-minds")
+    assert summary.written_by.username == "olivia"
+    assert "<em>thingification</em>" in summary.html
+    imported_author = get_user_model().objects.get(username="ben")
+    assert not imported_author.is_active
+    assert not imported_author.has_usable_password()
+
+
+def test_hidden_entries_are_not_exported(blogged):
+    data = portable.export_event(blogged)
+    bodies = [entry["body"] for session in data["sessions"] for entry in session["entries"]]
+    assert "Posted by mistake" not in bodies
+    assert len(bodies) == 5
+
+
+def test_an_import_is_searchable_at_once(blogged, tmp_path):
+    from archive import search
+
+    data = portable.export_event(blogged)
+    portable.import_event(data, slug="smw-london-copy")
+    copy = Event.objects.get(slug="smw-london-copy")
+    hits, _ = search.search(search.query_for("thingification", event=copy))
+    assert [hit.type for hit in hits] == ["quote"]
+
+
+def test_an_event_already_here_is_refused_and_nothing_is_written(blogged, tmp_path):
+    path = tmp_path / "smw.json"
+    call_command("export_archive", "--event", blogged.slug, "-o", str(path))
+    with pytest.raises(CommandError, match="is here already"):
+        call_command("import_archive", str(path))
+
+
+@pytest.mark.parametrize(
+    "mangle, message",
+    [
+        (lambda d: d.update(version=99), "version 99 is not one this installation reads"),
+        (lambda d: d.update(format="other"), "not a liveblog archive"),
+        (lambda d: d["sessions"][0].pop("title"), r"sessions\[0\]: 'title' is missing"),
+        (
+            lambda d: d["sessions"][0]["entries"][0].update(author="nobody"),
+            "'nobody' is not among the archive's people",
+        ),
+        (
+            lambda d: d["sessions"][0]["entries"][0].update(created_at="yesterday"),
+            r"entries\[0\].created_at: expected a date and time",
+        ),
+        (
+            lambda d: d["sessions"][0]["entries"][1].update(speaker=None, attribution_name=""),
+            "A quote needs attribution",
+        ),
+        (
+            lambda d: d["sessions"][0]["entries"][1].update(
+                seq=d["sessions"][0]["entries"][0]["seq"],
+                created_seq=d["sessions"][0]["entries"][0]["created_seq"],
+            ),
+            "two entries share a seq",
+        ),
+    ],
+)
+def test_a_broken_archive_is_refused_saying_where_and_nothing_is_written(
+    blogged, tmp_path, mangle, message
+):
+    data = portable.export_event(blogged)
+    mangle(data)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(CommandError, match=message):
+        call_command("import_archive", str(path), "--slug", "copy")
+    assert not Event.objects.filter(slug="copy").exists()
+
+
+def test_a_file_that_is_not_json_is_refused(tmp_path):
+    path = tmp_path / "nope.json"
+    path.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(CommandError, match="is not JSON"):
+        call_command("import_archive", str(path))
+
+
+def test_an_unknown_event_is_refused_by_the_export(db, tmp_path):
+    with pytest.raises(CommandError, match="No event with the slug 'nope'"):
+        call_command("export_archive", "--event", "nope", "-o", str(tmp_path / "x.json"))
+
+
+def test_the_markdown_export_reads_as_the_liveblog(blogged, tmp_path):
+    path = tmp_path / "smw.md"
+    call_command("export_archive", "--event", blogged.slug, "-o", str(path), "--format", "markdown")
+    text = path.read_text()
+    assert text.startswith("# Social Media Week London")
+    assert "## Like Minds: the Social Business Immersive" in text
+    assert "> Social media's thingification worries me.\n>\n> — Euan Semple" in text
+    assert "(https://broadstuff.com/)" in text
+    assert "### Summary\n\nEuan on *thingification*." in text
+    assert "Posted by mistake" not in text
+    assert "&#x27;" not in text and "&amp;" not in text
+
+
+def test_the_html_export_is_a_zip_of_pages_that_open_offline(blogged, tmp_path):
+    path = tmp_path / "smw.zip"
+    call_command("export_archive", "--event", blogged.slug, "-o", str(path), "--format", "html")
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        assert names == {
+            "smw-london/index.html",
+            "smw-london/style.css",
+            "smw-london/like-minds.html",
+            "smw-london/labs.html",
+        }
+        index = archive.read("smw-london/index.html").decode()
+        page = archive.read("smw-london/like-minds.html").decode()
+    assert 'href="like-minds.html"' in index
+    assert "thingification" in page and "Posted by mistake" not in page
+    # Nothing is fetched from anywhere: every src and stylesheet is inside the zip.
+    assert not re.search(r'(src|href)="(https?:)?//(?!broadstuff\.com)', page)
+    assert '<link rel="stylesheet" href="style.css">' in page
+
+
+def test_times_survive_in_the_event_zone(blogged):
+    data = portable.export_event(blogged)
+    created = dt.datetime.fromisoformat(data["sessions"][0]["entries"][0]["created_at"])
+    assert created.utcoffset() is not None
