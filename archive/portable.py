@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
 from archive.models import Summary
+from entries import actions
 from entries.actions import SERVER_FIELDS
 from entries.models import Entry
 from events.models import Event
@@ -80,6 +81,8 @@ def export_event(event: Event, progress: Progress | None = None) -> dict:
                     else None,
                     "attribution_name": entry.attribution_name,
                     "source_url": entry.source_url,
+                    "publication": entry.publication,
+                    "published_on": entry.published_on.isoformat() if entry.published_on else None,
                     "key_moment": entry.key_moment,
                     "created_at": _time(entry.created_at),
                     "updated_at": _time(entry.updated_at),
@@ -311,7 +314,6 @@ def import_event(data: Any, *, slug: str | None = None, progress: Progress | Non
             ends_at=_when(raw.get("ends_at"), f"{where}.ends_at"),
             status=_need(raw, "status", where),
             ended_at=_when(raw.get("ended_at"), f"{where}.ended_at", required=False),
-            last_seq=_opt(raw, "last_seq", where, int, default=0),
             status_seq=_opt(raw, "status_seq", where, int, default=0),
         )
         _valid(session, where)
@@ -323,7 +325,8 @@ def import_event(data: Any, *, slug: str | None = None, progress: Progress | Non
             [person(u, f"{where}.bloggers") for u in _opt(raw, "bloggers", where, list, [])]
         )
         entries = []
-        last_seq = session.last_seq
+        # The session's counter as it was: hidden entries, not exported, took numbers too.
+        last_seq = _opt(raw, "last_seq", where, int, default=0)
         for number, raw_entry in enumerate(_need(raw, "entries", where, list)):
             entry_where = f"{where}.entries[{number}]"
             speaker_slug = raw_entry.get("speaker") if isinstance(raw_entry, dict) else None
@@ -337,6 +340,12 @@ def import_event(data: Any, *, slug: str | None = None, progress: Progress | Non
                 ),
                 attribution_name=_opt(raw_entry, "attribution_name", entry_where),
                 source_url=_opt(raw_entry, "source_url", entry_where),
+                publication=_opt(raw_entry, "publication", entry_where),
+                published_on=(
+                    _day(raw_entry["published_on"], f"{entry_where}.published_on")
+                    if isinstance(raw_entry, dict) and raw_entry.get("published_on")
+                    else None
+                ),
                 key_moment=_opt(raw_entry, "key_moment", entry_where, bool, default=False),
                 created_at=_when(raw_entry.get("created_at"), f"{entry_where}.created_at"),
                 updated_at=_when(raw_entry.get("updated_at"), f"{entry_where}.updated_at"),
@@ -355,12 +364,11 @@ def import_event(data: Any, *, slug: str | None = None, progress: Progress | Non
             last_seq = max(last_seq, entry.seq)
             if progress:
                 progress(1)
-        for field in ("seq", "created_seq"):
-            numbers = [getattr(entry, field) for entry in entries]
-            if len(set(numbers)) != len(numbers):
-                raise ArchiveError(f"{where}: two entries share a {field}")
-        Entry.objects.bulk_create(entries, batch_size=500)
-        Session.objects.filter(pk=session.pk).update(last_seq=last_seq)
+        try:
+            # Through the stream's actions, like every change to a stream.
+            actions.load_archived_stream(session=session, entries=entries, last_seq=last_seq)
+        except actions.StreamRefused as refusal:
+            raise ArchiveError(f"{where}: {refusal}") from None
         raw_summary = raw.get("summary")
         if raw_summary:
             summary = Summary(

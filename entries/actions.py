@@ -416,3 +416,25 @@ def set_session_status(*, session: Session, status: str, by=None) -> bool:
         session.save(update_fields=fields)
         broadcast.send_on_commit(session.pk, session.status_seq, stream.status_payload(session))
     return True
+
+
+def load_archived_stream(*, session: Session, entries: list[Entry], last_seq: int = 0) -> None:
+    """Bring back a session's stream from an archive (archive/portable.py, import_archive):
+    its entries with the numbers they had, the session's counter where it was (`last_seq`)
+    or past them.
+
+    Only for a session created in the same transaction, which no reader can have open yet:
+    nothing is broadcast. The entries have passed Entry.clean and been rendered.
+    """
+    assert transaction.get_connection().in_atomic_block, "an archive loads in one transaction"
+    _lock(session)
+    if Session.objects.filter(pk=session.pk, last_seq__gt=0).exists() or session.entries.exists():
+        raise StreamRefused("an archive loads only into a new session")
+    for field in ("seq", "created_seq"):
+        numbers = [getattr(entry, field) for entry in entries]
+        if len(set(numbers)) != len(numbers):
+            raise StreamRefused(f"two entries share a {field}")
+    Entry.objects.bulk_create(entries, batch_size=500)
+    last_seq = max([last_seq, session.status_seq, *(entry.seq for entry in entries)])
+    Session.objects.filter(pk=session.pk).update(last_seq=last_seq)
+    session.last_seq = last_seq

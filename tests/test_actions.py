@@ -339,3 +339,18 @@ def test_a_co_blogger_sees_controls_only_on_their_own_entries(
     assert reverse("entries:delete", args=[theirs.pk]) not in console
     assert reverse("entries:key_moment", args=[theirs.pk]) not in console
     assert "Ben’s" in console  # shown, just not changeable
+
+
+def test_an_archive_loads_only_into_a_new_session_and_sets_its_counter(session, blogger, entry):
+    from django.db import transaction as db_transaction
+
+    from entries.models import Entry as EntryModel
+
+    archived = EntryModel(session=session, author=blogger, body="From the archive")
+    archived.created_seq = archived.seq = 7
+    with (
+        pytest.raises(actions.StreamRefused, match="only into a new session"),
+        db_transaction.atomic(),
+    ):
+        actions.load_archived_stream(session=session, entries=[archived], last_seq=9)
+    assert fresh(session).last_seq == 1 and session.entries.count() == 1

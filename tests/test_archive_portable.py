@@ -43,6 +43,16 @@ def blogged(session, other_session, blogger, outsider, organiser, euan):
         attribution_name="Alan Patrick",
         source_url="https://broadstuff.com/",
     )
+    post_entry(
+        session,
+        blogger,
+        "Social media is not a marketing bolt-on.",
+        kind="citation",
+        attribution_name="Alan Patrick",
+        publication="Broadstuff",
+        source_url="https://broadstuff.com/archives/2011/09/",
+        published_on=dt.date(2011, 9, 20),
+    )
     edited = post_entry(session, blogger, "Fist draft")
     actions.edit_entry(entry=edited, body="First draft, corrected")
     hidden = post_entry(session, blogger, "Posted by mistake")
@@ -87,7 +97,7 @@ def normalise(read: dict) -> dict:
 
 def test_an_event_comes_back_whole_into_another_database(blogged, tmp_path):
     before = read_through_api(blogged)
-    assert len(before["like-minds"]["entries"]) == 4
+    assert len(before["like-minds"]["entries"]) == 5
     path = tmp_path / "smw.json"
     call_command("export_archive", "--event", blogged.slug, "-o", str(path))
     exported = json.loads(path.read_text())
@@ -101,7 +111,7 @@ def test_an_event_comes_back_whole_into_another_database(blogged, tmp_path):
 
     out = io.StringIO()
     call_command("import_archive", str(path), stdout=out)
-    assert "Imported smw-london: 2 sessions, 5 entries" in out.getvalue()
+    assert "Imported smw-london: 2 sessions, 6 entries" in out.getvalue()
     event = Event.objects.get(slug="smw-london")
     assert read_through_api(event) == before
     summary = Summary.objects.get(session__slug="like-minds")
@@ -116,7 +126,7 @@ def test_hidden_entries_are_not_exported(blogged):
     data = portable.export_event(blogged)
     bodies = [entry["body"] for session in data["sessions"] for entry in session["entries"]]
     assert "Posted by mistake" not in bodies
-    assert len(bodies) == 5
+    assert len(bodies) == 6
 
 
 def test_an_import_is_searchable_at_once(blogged, tmp_path):
