@@ -186,3 +186,26 @@ def test_a_clock_that_cannot_take_the_lock_skips_the_round(scheduled, settings):
         assert clock.tick(NINE).started == [scheduled]
     finally:
         other.close()
+
+
+def test_run_clock_runs_its_rounds_on_apscheduler_until_stopped(session, monkeypatch):
+    """The command's rounds are APScheduler's (no loop of ours): the first at once, then one
+    every --interval; here the scheduler is stopped after its first round."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from entries.management.commands import run_clock
+
+    rounds = []
+    started = BlockingScheduler.start
+
+    def start_then_stop(scheduler, *args, **kwargs):
+        (job,) = scheduler.get_jobs()
+        assert job.trigger.interval.total_seconds() == 7
+        assert job.max_instances == 1 and job.coalesce
+        job.func()  # the round APScheduler would run at once
+        rounds.append(job)
+
+    monkeypatch.setattr(BlockingScheduler, "start", start_then_stop)
+    monkeypatch.setattr(run_clock.signal, "signal", lambda *args: None)
+    call_command("run_clock", "--interval", "7")
+    assert len(rounds) == 1 and started is not start_then_stop
