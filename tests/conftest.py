@@ -8,6 +8,7 @@ nothing in London), and anonymous readers need no account.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 import channels.auth
@@ -19,6 +20,7 @@ from accounts.roles import BLOGGERS, ORGANISERS, ensure_groups
 from entries import actions
 from entries.models import Entry
 from events.models import Event
+from realtime import broadcast
 from sessions.models import Session, Speaker
 
 PASSWORD = "correct horse battery staple"
@@ -164,3 +166,37 @@ def user_lookups(monkeypatch) -> list:
 
     monkeypatch.setattr(channels.auth, "get_user", get_user)
     return seen
+
+
+class RecordingLayer:
+    """Stands in for the channel layer: keeps what broadcast sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict]] = []
+
+    async def group_send(self, group: str, message: dict) -> None:
+        self.sent.append((group, message))
+
+    def changes(self) -> list[dict]:
+        return [
+            {**json.loads(message["text"]), "_seq": message["seq"], "_group": group}
+            for group, message in self.sent
+        ]
+
+
+@pytest.fixture
+def pushed(monkeypatch, django_capture_on_commit_callbacks):
+    """Run a block as a committed change would be: its pushes land here."""
+    layer = RecordingLayer()
+    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: layer)
+
+    class Watch:
+        def __enter__(self):
+            self.capture = django_capture_on_commit_callbacks(execute=True)
+            self.capture.__enter__()
+            return layer
+
+        def __exit__(self, *exc):
+            return self.capture.__exit__(*exc)
+
+    return Watch

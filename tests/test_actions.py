@@ -17,45 +17,10 @@ from django.utils import timezone
 
 from accounts.models import ApiToken
 from entries import actions, stream
-from realtime import broadcast
 from sessions.models import Session
 from tests.conftest import post_entry
 
 pytestmark = pytest.mark.django_db
-
-
-class RecordingLayer:
-    """Stands in for the channel layer: keeps what broadcast sends."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict]] = []
-
-    async def group_send(self, group: str, message: dict) -> None:
-        self.sent.append((group, message))
-
-    def changes(self) -> list[dict]:
-        return [
-            {**json.loads(message["text"]), "_seq": message["seq"], "_group": group}
-            for group, message in self.sent
-        ]
-
-
-@pytest.fixture
-def pushed(monkeypatch, django_capture_on_commit_callbacks):
-    """Run a block as a committed change would be: its pushes land here."""
-    layer = RecordingLayer()
-    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: layer)
-
-    class Watch:
-        def __enter__(self):
-            self.capture = django_capture_on_commit_callbacks(execute=True)
-            self.capture.__enter__()
-            return layer
-
-        def __exit__(self, *exc):
-            return self.capture.__exit__(*exc)
-
-    return Watch
 
 
 def fresh(session: Session) -> Session:

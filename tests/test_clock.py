@@ -12,29 +12,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from entries import actions, clock
-from realtime import broadcast
 from sessions.models import Session
-from tests.test_actions import RecordingLayer
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def pushed(monkeypatch, django_capture_on_commit_callbacks):
-    """Run a block as a committed change would be: its pushes land in the layer it yields."""
-    layer = RecordingLayer()
-    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: layer)
-
-    class Watch:
-        def __enter__(self):
-            self.capture = django_capture_on_commit_callbacks(execute=True)
-            self.capture.__enter__()
-            return layer
-
-        def __exit__(self, *exc):
-            return self.capture.__exit__(*exc)
-
-    return Watch
 
 
 NINE = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
