@@ -48,16 +48,28 @@ def _check_cache() -> None:
     cache.delete(key)
 
 
+# The worker's own channel for the check, made once: with the Redis pub/sub layer every new
+# channel is a subscription that lasts as long as the process, so a fresh one per check
+# piled up thousands a day, each subscribed again whenever Redis restarted.
+_health_channel: str | None = None
+
+
 async def _check_channel_layer() -> None:
-    """Send a message to a fresh channel of this worker's layer and read it back."""
+    """Send a message to this worker's own channel on its layer and read it back."""
+    global _health_channel
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("no channel layer is configured")
-    channel = await layer.new_channel("healthz.")
-    await layer.send(channel, {"type": "healthz.ping"})
-    message = await layer.receive(channel)
-    if message.get("type") != "healthz.ping":
-        raise RuntimeError("the channel layer returned another message")
+    if _health_channel is None:
+        _health_channel = await layer.new_channel("healthz.")
+    nonce = uuid.uuid4().hex
+    await layer.send(_health_channel, {"type": "healthz.ping", "nonce": nonce})
+    while True:  # a ping left over from a check that timed out may come first
+        message = await layer.receive(_health_channel)
+        if message.get("type") != "healthz.ping":
+            raise RuntimeError("the channel layer returned another message")
+        if message.get("nonce") == nonce:
+            return
 
 
 async def _run(name: str, check) -> str:

@@ -114,3 +114,43 @@ def test_the_container_probe_fails_when_nothing_listens():
 )
 def test_the_probe_sends_the_first_concrete_allowed_host(allowed_hosts, expected):
     assert health._first_concrete_host(allowed_hosts) == expected
+
+
+def test_the_channel_layer_check_reuses_one_channel_instead_of_a_new_subscription_each_time(
+    client, monkeypatch
+):
+    """With the Redis pub/sub layer each new channel stays subscribed for the life of the
+    process, and Redis restarting subscribes them all again (found by `make soak`)."""
+    layer = get_channel_layer()
+    made = []
+    original = layer.new_channel
+
+    async def counting_new_channel(prefix="specific."):
+        made.append(prefix)
+        return await original(prefix)
+
+    monkeypatch.setattr(health, "_health_channel", None)
+    monkeypatch.setattr(layer, "new_channel", counting_new_channel)
+    for _ in range(3):
+        assert client.get("/healthz").json()["checks"]["channel_layer"] == "ok"
+    assert made == ["healthz."]
+
+
+def test_a_ping_left_over_from_a_check_that_timed_out_is_not_taken_for_the_answer(
+    client, monkeypatch
+):
+    monkeypatch.setattr(health, "_health_channel", None)
+    assert client.get("/healthz").json()["checks"]["channel_layer"] == "ok"
+    layer = get_channel_layer()
+    asyncio.run(layer.send(health._health_channel, {"type": "healthz.ping", "nonce": "old"}))
+    received = []
+    original = layer.receive
+
+    async def recording_receive(channel):
+        message = await original(channel)
+        received.append(message["nonce"])
+        return message
+
+    monkeypatch.setattr(layer, "receive", recording_receive)
+    assert client.get("/healthz").json()["checks"]["channel_layer"] == "ok"
+    assert received[0] == "old" and len(received) == 2
