@@ -480,6 +480,7 @@ class SoakReader:
         self.created_seqs[entry_id] = created_seq
 
     def mark_applied(self, seq: int) -> None:
+        self.crowd.first_arrival.setdefault(seq, now())
         self.seen.add(seq)
         self.advance_over_seen()
         if self.gap_timer is not None:
@@ -543,6 +544,7 @@ class Crowd:
         # For each seq: how many readers' cursors have passed it, and when the last one did.
         self.reached: Counter = Counter()
         self.reached_last: dict[int, float] = {}
+        self.first_arrival: dict[int, float] = {}  # when a change first reached any reader
         self.fatal: list[str] = []
         self.gaps = 0
         self.heads_told = 0
@@ -619,6 +621,7 @@ class Post:
     seq: int | None = None
     entry_id: int | None = None
     answered: float | None = None
+    sent: float | None = None  # when the attempt that was answered 200 or 201 began
 
 
 class Blogger:
@@ -678,6 +681,7 @@ class Blogger:
                     post.outcome = "created" if status == 201 else "replayed"
                     post.seq, post.entry_id = entry["seq"], entry["id"]
                     post.answered = now()
+                    post.sent = at
                     self.head = max(self.head, post.seq)
                     return
             post.attempts.append({"at": at, "result": result})
@@ -953,6 +957,10 @@ class Soak:
                     "answer_s": round(p.answered - p.started, 3) if p.answered else None,
                     "attempts": len(p.attempts),
                     "outcome": p.outcome,
+                    # From the answered attempt's start until the first reader, and every
+                    # reader, had it (as make bench times a fan-out).
+                    "first_reader_s": delay(crowd.first_arrival.get(p.seq), p.sent),
+                    "every_reader_s": delay(crowd.everyone_at(p.seq or 0), p.sent),
                 }
                 for p in blogger.posts
             ],
@@ -961,6 +969,10 @@ class Soak:
                 for f in self.faults
             ],
         }
+
+
+def delay(at: float | None, since: float | None) -> float | None:
+    return round(at - since, 3) if at is not None and since is not None else None
 
 
 # ---- Setting up and tearing down -------------------------------------------------------------

@@ -121,14 +121,19 @@ def chart(report: dict, path: Path) -> None:
     retried = [p for p in posts if p["attempts"] > 1]
     bottom.scatter(
         [p["t"] for p in first], [p["answer_s"] for p in first], s=6, color="#2166ac",
-        label="answered at the first attempt",
+        label="post answered at the first attempt, after",
     )  # fmt: skip
     bottom.scatter(
         [p["t"] for p in retried], [p["answer_s"] for p in retried], s=14, color="#b2182b",
-        marker="x", label="answered after retries",
+        marker="x", label="post answered after retries, after",
+    )  # fmt: skip
+    reached = [p for p in report["post_timeline"] if p.get("every_reader_s") is not None]
+    bottom.scatter(
+        [p["t"] for p in reached], [max(0.001, p["every_reader_s"]) for p in reached], s=5,
+        color="#999999", label="on every reader's page after",
     )  # fmt: skip
     bottom.set_yscale("log")
-    bottom.set_ylabel("post answered after (s)")
+    bottom.set_ylabel("seconds")
     bottom.set_xlabel("seconds since the readers connected")
     bottom.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
