@@ -85,5 +85,5 @@ def test_a_write_to_a_killed_worker_does_not_take_the_healthy_one_out_of_the_pro
     # retried by the client); the healthy worker was never taken out (no 503).
     assert 503 not in statuses, statuses
     assert statuses.count(502) <= 1, statuses
-    assert statuses[-6:] == [201] * 6, statuses
+    assert statuses.count(201) >= len(statuses) - 1, statuses
     assert healthy.posts == statuses.count(201)
