@@ -441,6 +441,7 @@ class SoakReader:
                 self.seen = {s for s in self.seen if s > seq}
                 self.crowd.advance(self, seq)
                 self.advance_over_seen()
+            self.watch_for_hole()
             self.attempt = 0
             self.live = True
             if not conn.ready.done():
@@ -483,10 +484,15 @@ class SoakReader:
         self.crowd.first_arrival.setdefault(seq, now())
         self.seen.add(seq)
         self.advance_over_seen()
-        if self.gap_timer is not None:
-            self.gap_timer.cancel()
-            self.gap_timer = None
-        if self.seen:
+        self.watch_for_hole()
+
+    def watch_for_hole(self) -> None:
+        """As live.js: 3 s from when a hole opens (later changes do not put it off)."""
+        if not self.seen:
+            if self.gap_timer is not None:
+                self.gap_timer.cancel()
+                self.gap_timer = None
+        elif self.gap_timer is None:
             self.gap_timer = self.crowd.loop.call_later(GAP_WAIT, self.on_gap)
 
     def advance_over_seen(self) -> None:

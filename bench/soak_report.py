@@ -135,7 +135,7 @@ def chart(report: dict, path: Path) -> None:
     bottom.set_yscale("log")
     bottom.set_ylabel("seconds")
     bottom.set_xlabel("seconds since the readers connected")
-    bottom.legend(loc="upper left", fontsize=8)
+    bottom.legend(loc="upper right", fontsize=8, framealpha=0.9)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
