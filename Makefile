@@ -75,3 +75,12 @@ bench-deps: $(VENV)/.installed-bench
 
 bench: bench-deps
 	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Soak test with faults (not part of `make test`): two workers behind Caddy on a PostgreSQL
+# and a Redis of its own, 2,000 readers and a blogger, while a worker is killed, Redis and
+# PostgreSQL restart, readers lose their network and the crowd reconnects at once. Writes
+# bench/results/soak.json and docs/reliability.md; fails if a reader or a post is not exact.
+# SOAK_ARGS=--short for about 2 minutes (default 10).
+.PHONY: soak
+soak: bench-deps
+	ulimit -n "$$(ulimit -Hn)" && $(BIN)/python -m bench.soak $(SOAK_ARGS)

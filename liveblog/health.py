@@ -17,6 +17,7 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
+import weakref
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -48,16 +49,38 @@ def _check_cache() -> None:
     cache.delete(key)
 
 
+# The worker's own channel for the check, made once per event loop (one in a server): with
+# the Redis pub/sub layer every new channel is a subscription that lasts as long as the
+# process, so a fresh one per check piled up thousands a day, each subscribed again
+# whenever Redis restarted.
+_health_channels: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, str] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def _check_channel_layer() -> None:
-    """Send a message to a fresh channel of this worker's layer and read it back."""
+    """Send a message to this worker's own channel on its layer and read it back."""
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("no channel layer is configured")
-    channel = await layer.new_channel("healthz.")
-    await layer.send(channel, {"type": "healthz.ping"})
-    message = await layer.receive(channel)
-    if message.get("type") != "healthz.ping":
-        raise RuntimeError("the channel layer returned another message")
+    loop = asyncio.get_running_loop()
+    channel = _health_channels.get(loop)
+    if channel is None:
+        channel = _health_channels[loop] = await layer.new_channel("healthz.")
+    nonce = uuid.uuid4().hex
+    try:
+        await layer.send(channel, {"type": "healthz.ping", "nonce": nonce})
+        while True:  # a ping left over from a check that timed out may come first
+            message = await layer.receive(channel)
+            if message.get("type") != "healthz.ping":
+                raise RuntimeError("the channel layer returned another message")
+            if message.get("nonce") == nonce:
+                return
+    except BaseException:
+        # The pub/sub layer unsubscribes a channel whose receive was cancelled (a check that
+        # timed out): the next check makes a new one rather than send to nothing.
+        _health_channels.pop(loop, None)
+        raise
 
 
 async def _run(name: str, check) -> str:

@@ -338,12 +338,17 @@ class Subscription:
             self.deliver(message)
 
     async def _resubscribe(self) -> None:
-        # Changes may have been lost meanwhile: every reader who joins reads its catch-up.
+        # Changes may have been lost meanwhile: every reader who joins reads its catch-up,
+        # and the readers here are told the head the database has now. (Subscribing reads it
+        # into self.head, so the periodic check would never see those changes as lost.)
         self.trusted = False
         while True:
             await asyncio.sleep(RETRY_SECONDS)
             try:
+                before = self.head
                 await self._subscribe()
+                if self.head > before:
+                    self._tell_head(self.head)
                 return
             except Exception:
                 logger.exception("subscribing to session %s failed", self.session_id)
@@ -376,9 +381,7 @@ class Subscription:
                     self.session_id,
                     committed,
                 )
-                self._tell_all(
-                    Frame(committed, broadcast.encode({"type": "head", "seq": committed}))
-                )
+                self._tell_head(committed)
             try:
                 committed = await _last_seq(self.session_id) or 0
             except Exception:
@@ -393,6 +396,10 @@ class Subscription:
             self.head = frame.seq
         self.delivered += 1
         self._tell_all(frame)
+
+    def _tell_head(self, seq: int) -> None:
+        """Readers below seq catch up (live.js reconnects); the others ignore it."""
+        self._tell_all(Frame(seq, broadcast.encode({"type": "head", "seq": seq})))
 
     def _tell_all(self, frame: Frame) -> None:
         failed = []

@@ -217,8 +217,9 @@ class Topology:
         self.workers: dict[str, tuple[Process, int]] = {}
         self.proxy: tuple[Process, int] | None = None
 
-    def start_worker(self, name: str) -> int:
-        port = free_port()
+    def start_worker(self, name: str, port: int | None = None) -> int:
+        """Start a worker (again, on its old port, when given one) and wait until healthy."""
+        port = port or free_port()
         process = Process(
             name,
             [

@@ -114,3 +114,72 @@ def test_the_container_probe_fails_when_nothing_listens():
 )
 def test_the_probe_sends_the_first_concrete_allowed_host(allowed_hosts, expected):
     assert health._first_concrete_host(allowed_hosts) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_channel_layer_check_reuses_one_channel_instead_of_a_new_subscription_each_time(
+    async_client, monkeypatch
+):
+    """With the Redis pub/sub layer each new channel stays subscribed for the life of the
+    process, and Redis restarting subscribes them all again (found by `make soak`)."""
+    layer = get_channel_layer()
+    made = []
+    original = layer.new_channel
+
+    async def counting_new_channel(prefix="specific."):
+        made.append(prefix)
+        return await original(prefix)
+
+    monkeypatch.setattr(layer, "new_channel", counting_new_channel)
+    for _ in range(3):
+        response = await async_client.get("/healthz")
+        assert response.json()["checks"]["channel_layer"] == "ok"
+    assert made == ["healthz."]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_after_a_check_times_out_the_next_one_answers_on_a_new_channel(
+    async_client, monkeypatch
+):
+    """A receive cancelled by the timeout unsubscribes the pub/sub layer's channel, and a
+    ping left over may still be queued on others: neither fails the next check."""
+    layer = get_channel_layer()
+    original = layer.receive
+    hung = True
+
+    async def hangs_once(channel):
+        if hung:
+            await asyncio.sleep(60)
+        return await original(channel)
+
+    monkeypatch.setattr(health, "CHECK_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(layer, "receive", hangs_once)
+    response = await async_client.get("/healthz")
+    assert response.json()["checks"]["channel_layer"] == "timed out after 0.2s"
+    hung = False
+    monkeypatch.setattr(health, "CHECK_TIMEOUT_SECONDS", 3.0)
+    response = await async_client.get("/healthz")
+    assert response.json()["checks"]["channel_layer"] == "ok"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_ping_left_over_on_the_channel_is_not_taken_for_the_answer(
+    async_client, monkeypatch
+):
+    response = await async_client.get("/healthz")
+    assert response.json()["checks"]["channel_layer"] == "ok"
+    layer = get_channel_layer()
+    channel = health._health_channels[asyncio.get_running_loop()]
+    await layer.send(channel, {"type": "healthz.ping", "nonce": "old"})
+    received = []
+    original = layer.receive
+
+    async def recording_receive(channel):
+        message = await original(channel)
+        received.append(message["nonce"])
+        return message
+
+    monkeypatch.setattr(layer, "receive", recording_receive)
+    response = await async_client.get("/healthz")
+    assert response.json()["checks"]["channel_layer"] == "ok"
+    assert received[0] == "old" and len(received) == 2

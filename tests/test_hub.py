@@ -539,3 +539,37 @@ async def test_changes_that_arrive_are_never_told_as_lost(session, blogger, monk
         assert (await next_message(communicator))["seq"] == i + 1
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
+
+
+async def test_readers_are_told_the_head_when_the_subscription_comes_back_after_a_layer_failure(
+    session, blogger, monkeypatch
+):
+    """The layer fails under the subscription (Redis restarting, CHANNEL_LAYER=redis) and a
+    change is committed meanwhile: subscribing again reads the session's head, so the
+    periodic check would never see it as lost; the readers behind are told at once."""
+    monkeypatch.setattr(hub, "RETRY_SECONDS", 0.01)
+    monkeypatch.setattr(hub, "HEAD_CHECK_SECONDS", 3600.0)  # only the resubscription tells
+    layer = get_channel_layer()
+    original = layer.receive
+    failing = asyncio.Event()
+
+    async def receive_until_the_layer_fails(channel):
+        if failing.is_set():
+            return await original(channel)
+        await failing.wait()  # nothing reaches the subscription until the layer fails
+        raise ConnectionError("redis restarting")
+
+    monkeypatch.setattr(layer, "receive", receive_until_the_layer_fails)
+    communicator = await connect(session.pk)
+
+    class Down:
+        async def group_send(self, *args, **kwargs):
+            raise ConnectionError("redis restarting")
+
+    with monkeypatch.context() as redis_down:
+        redis_down.setattr("realtime.broadcast.get_channel_layer", lambda: Down())
+        await sync_to_async(actions.set_session_status)(session=session, status="ended")
+    failing.set()
+    assert await next_message(communicator) == {"type": "head", "seq": 1}
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()

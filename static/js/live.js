@@ -53,9 +53,22 @@
       cursor += 1;
       seen.delete(cursor);
     }
-    // A hole that stays open means a change never reached us: reconnect and catch up.
-    clearTimeout(gapTimer);
-    if (seen.size > 0) gapTimer = setTimeout(() => socket && socket.close(4000, "gap"), 3000);
+    watchForHole();
+  }
+
+  // A hole that stays open 3 s means a change never reached us: reconnect and catch up.
+  // The wait runs from when the hole opened: changes arriving after it (a blogger posting
+  // every second or two) must not put it off for ever.
+  function watchForHole() {
+    if (seen.size === 0) {
+      clearTimeout(gapTimer);
+      gapTimer = null;
+    } else if (gapTimer === null) {
+      gapTimer = setTimeout(() => {
+        gapTimer = null;
+        if (socket) socket.close(4000, "gap");
+      }, 3000);
+    }
   }
 
   function fragment(html) {
@@ -412,6 +425,7 @@
           for (const seq of Array.from(seen)) if (seq <= cursor) seen.delete(seq);
           while (seen.has(cursor + 1)) seen.delete(++cursor);
         }
+        watchForHole();
         attempt = 0; // only a socket that got this far resets the backoff
         caughtUp();
         break;
@@ -444,6 +458,8 @@
     ws.addEventListener("close", (event) => {
       clearInterval(pingTimer);
       if (socket !== ws) return; // replaced by a newer socket already
+      clearTimeout(gapTimer); // the next socket's catch-up fills any hole
+      gapTimer = null;
       if (event.code === 4404 || event.code === 4400) {
         // Gone, or a request the server will always refuse: retrying would not help.
         const text = event.code === 4404 ? "This session no longer exists." : "Live updates stopped. Reload the page to resume.";
