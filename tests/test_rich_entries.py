@@ -12,7 +12,6 @@ from entries import actions
 from entries.models import Entry, EntryRevision, Photo
 from tests.conftest import make_user, post_entry
 from tests.photo_files import SECRETS, photo
-from tests.test_actions import pushed  # noqa: F401  (a fixture)
 from tests.test_api import bearer, post_json
 from tests.test_photos_api import stored_files
 
