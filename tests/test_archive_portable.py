@@ -370,3 +370,66 @@ def test_a_failing_import_after_a_photo_removes_its_stored_files(photographed):
 
     assert Photo.objects.count() == 1
     assert stored_files() == files
+
+
+def test_the_html_zip_carries_the_photos_and_its_page_shows_them_offline(photographed, tmp_path):
+    path = tmp_path / "smw.zip"
+    call_command(
+        "export_archive", "--event", photographed.slug, "-o", str(path), "--format", "html"
+    )
+    photo_row = Photo.objects.get()
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        page = archive.read("smw-london/like-minds.html").decode()
+        files = {
+            name: archive.read(name) for name in names if name.startswith("smw-london/photos/")
+        }
+    expected = {
+        f"smw-london/photos/{photo_row.key}/{Path(item['name']).name}"
+        for item in photo_row.renditions
+    }
+    assert set(files) == expected
+    for item in photo_row.renditions:
+        name = f"smw-london/photos/{photo_row.key}/{Path(item['name']).name}"
+        assert files[name] == default_storage.open(item["name"]).read()
+    # Every image the page names is in the zip, beside it.
+    referenced = set(re.findall(r'src="([^"]+)"', page))
+    for srcset in re.findall(r'srcset="([^"]+)"', page):
+        referenced |= {part.strip().split(" ")[0] for part in srcset.split(",")}
+    assert referenced and {f"smw-london/{name}" for name in referenced} <= set(files)
+    assert '<source type="image/webp" srcset="photos/' in page
+    assert 'alt="Euan&#x27;s slide: a thing with a bow on it"' in page
+    assert re.search(r"<figcaption[^>]*><p>The <em>thingification</em> slide</p>", page)
+    assert not re.search(r'(src|srcset)="(https?:)?/', page)
+
+
+def test_the_markdown_links_the_photo_by_its_absolute_media_url(photographed, tmp_path):
+    path = tmp_path / "smw.md"
+    call_command(
+        "export_archive",
+        "--event",
+        photographed.slug,
+        "-o",
+        str(path),
+        "--format",
+        "markdown",
+        "--base-url",
+        "https://liveblog.example.com",
+    )
+    photo_row = Photo.objects.get()
+    largest = max(
+        (item for item in photo_row.renditions if item["format"] == "jpeg"),
+        key=lambda item: item["width"],
+    )
+    text = path.read_text()
+    assert (
+        f"![Euan's slide: a thing with a bow on it](https://liveblog.example.com/media/"
+        f"{largest['name']})\n\nThe *thingification* slide" in text
+    )
+
+
+def test_the_markdown_download_links_the_photo_on_the_site(photographed, client, organiser):
+    client.force_login(organiser)
+    response = client.get(f"/exports/{photographed.slug}/markdown/")
+    assert response.status_code == 200, response.status_code
+    assert "](http://testserver/media/photos/" in response.content.decode()
