@@ -1,8 +1,10 @@
-"""Atom feeds (django.contrib.syndication): the newest entries of a session, an event, a speaker.
+"""Atom feeds (django.contrib.syndication): the newest entries of a session, an event, a
+speaker, a series or a tag.
 
 Each feed is one line in FEEDS: a name, how its URL finds the object, and which entries it
 carries. archive/urls.py makes the URLs from FEEDS, and `{% feed_link obj %}` (the archive
-template tags) links a page to its feed with <link rel="alternate">.
+template tags) links a page to its feed with <link rel="alternate">. A tag is its name, a
+str, as its page knows it (entries.hashtags.normalise).
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from typing import Any
 
 from django.contrib.syndication.views import Feed
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import strip_tags
 from django.utils.text import Truncator
 
+from entries.hashtags import TAG_WORD, normalise, tag_path
 from entries.models import Entry
-from events.models import Event
+from events.models import Event, Series
 from sessions.models import Session, Speaker
 
 FEED_LENGTH = 50
@@ -34,6 +38,13 @@ class FeedKind:
     url_kwargs: Callable[[Any], dict]  # the object -> URL kwargs
     entries: Callable[[Any], Q]  # the object -> which entries
     title: Callable[[Any], str]
+    link: Callable[[Any], str] = lambda obj: obj.get_absolute_url()  # the object's page
+
+
+def _tag(tag: str) -> str:
+    if not TAG_WORD.match(tag):
+        raise Http404("A tag is one word of letters, digits or underscores.")
+    return normalise(tag)
 
 
 FEEDS = [
@@ -66,6 +77,26 @@ FEEDS = [
         lambda s: Q(attribution_speaker=s),
         lambda s: f"Quotes from {s.name}",
     ),
+    FeedKind(
+        "series",
+        "series/<slug:slug>/",
+        Series,
+        lambda slug: get_object_or_404(Series, slug=slug),
+        lambda s: {"slug": s.slug},
+        lambda s: Q(session__event__series=s),
+        lambda s: s.name,
+    ),
+    FeedKind(
+        "tag",
+        "tags/<str:tag>/",
+        str,
+        lambda tag: _tag(tag),
+        lambda t: {"tag": t},
+        # As entries.archive.tagged: the entries whose HTML links the tag's page.
+        lambda t: Q(html__contains=f'href="{tag_path(t)}"'),
+        lambda t: f"#{t}",
+        tag_path,
+    ),
 ]
 BY_MODEL = {kind.model: kind for kind in FEEDS}
 
@@ -88,7 +119,7 @@ class EntriesFeed(Feed):
         return self.kind.title(obj)
 
     def link(self, obj) -> str:
-        return obj.get_absolute_url()
+        return self.kind.link(obj)
 
     def subtitle(self, obj) -> str:
         return f"The newest {FEED_LENGTH} updates, live from Liveblog."

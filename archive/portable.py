@@ -8,19 +8,22 @@ so that every session and entry reads the same through the API there (ids may di
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils.dateparse import parse_date, parse_datetime
 
 from archive.models import Summary
-from entries import actions
+from entries import actions, photos
 from entries.actions import SERVER_FIELDS
-from entries.models import Entry
+from entries.models import Entry, Photo
 from events.models import Event
 from sessions.models import Session, Speaker
 
@@ -65,7 +68,7 @@ def export_event(event: Event, progress: Progress | None = None) -> dict:
         entries = []
         for entry in (
             session.entries.visible()
-            .select_related("author", "attribution_speaker")
+            .select_related("author", "attribution_speaker", "photo")
             .order_by("created_seq")
         ):
             people[entry.author.get_username()] = _person(entry.author)
@@ -89,6 +92,8 @@ def export_event(event: Event, progress: Progress | None = None) -> dict:
                     "edited_at": _time(entry.edited_at),
                     "created_seq": entry.created_seq,
                     "seq": entry.seq,
+                    "alt": entry.alt,
+                    "photo": _photo(entry.photo) if entry.photo_id else None,
                 }
             )
             if progress:
@@ -143,6 +148,23 @@ def export_event(event: Event, progress: Progress | None = None) -> dict:
         "people": sorted(people.values(), key=lambda person: person["username"]),
         "speakers": sorted(speakers.values(), key=lambda speaker: speaker["slug"]),
         "sessions": sessions,
+    }
+
+
+def _photo(photo: Photo) -> dict:
+    """The photo's largest JPEG rendition, its bytes in base64: the importer makes the
+    other renditions from it again."""
+    largest = max(
+        (item for item in photo.renditions if item["format"] == "jpeg"),
+        key=lambda item: item["width"],
+    )
+    with default_storage.open(largest["name"], "rb") as file:
+        data = file.read()
+    return {
+        "content_type": "image/jpeg",
+        "width": largest["width"],
+        "height": largest["height"],
+        "data": base64.b64encode(data).decode("ascii"),
     }
 
 
@@ -222,7 +244,27 @@ def check_header(data: Any) -> None:
         )
 
 
-@transaction.atomic
+def _photo_from(raw_entry: dict, where: str, stored: list[Photo]) -> Photo:
+    """A photo entry's image, made again from the archive's bytes by entries.photos (the
+    same checks as an upload, renditions made afresh) and stored; `stored` keeps it for
+    import_event to remove should the import not commit."""
+    raw = raw_entry.get("photo")
+    if not isinstance(raw, dict):
+        raise ArchiveError(f"{where}.photo: a photo entry needs its photo object")
+    encoded = _need(raw, "data", f"{where}.photo")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ArchiveError(f"{where}.photo.data: expected base64") from None
+    try:
+        processed = photos.process(data)
+    except photos.PhotoRefused as refusal:
+        raise ArchiveError(f"{where}.photo: {refusal}") from None
+    photo = photos.store(processed)
+    stored.append(photo)
+    return photo
+
+
 def import_event(data: Any, *, slug: str | None = None, progress: Progress | None = None) -> Event:
     """Create the archive's event here, all or nothing; raises ArchiveError saying why not.
 
@@ -230,7 +272,22 @@ def import_event(data: Any, *, slug: str | None = None, progress: Progress | Non
     so its history is written as it was, with its own sequence numbers, rather than as new
     changes through entries.actions. Speakers and people are matched by slug and username,
     and created when missing (people inactive, with no password: an organiser lets them in).
+    Photos' files are stored as the import goes and removed again if it does not commit
+    (as entries.actions.post_photo does).
     """
+    stored: list[Photo] = []
+    try:
+        with transaction.atomic():
+            return _import_event(data, slug=slug, progress=progress, stored=stored)
+    except BaseException:
+        for photo in stored:
+            photos.discard(photo)
+        raise
+
+
+def _import_event(
+    data: Any, *, slug: str | None, progress: Progress | None, stored: list[Photo]
+) -> Event:
     check_header(data)
     raw_event = _need(data, "event", "archive", dict)
     slug = slug or _need(raw_event, "slug", "event")
@@ -330,11 +387,13 @@ def import_event(data: Any, *, slug: str | None = None, progress: Progress | Non
         for number, raw_entry in enumerate(_need(raw, "entries", where, list)):
             entry_where = f"{where}.entries[{number}]"
             speaker_slug = raw_entry.get("speaker") if isinstance(raw_entry, dict) else None
+            kind = _need(raw_entry, "kind", entry_where)
             entry = Entry(
                 session=session,
                 author=person(_need(raw_entry, "author", entry_where), f"{entry_where}.author"),
-                kind=_need(raw_entry, "kind", entry_where),
+                kind=kind,
                 body=_need(raw_entry, "body", entry_where),
+                alt=_opt(raw_entry, "alt", entry_where),
                 attribution_speaker=(
                     speaker_for(speaker_slug, f"{entry_where}.speaker") if speaker_slug else None
                 ),
@@ -357,6 +416,8 @@ def import_event(data: Any, *, slug: str | None = None, progress: Progress | Non
             )
             if not 1 <= entry.created_seq <= entry.seq:
                 raise ArchiveError(f"{entry_where}: created_seq must be from 1 to seq")
+            if kind == Entry.Kind.PHOTO:
+                entry.photo = _photo_from(raw_entry, entry_where, stored)
             # The same rules as every other door (entries.models.Entry.clean).
             _valid(entry, entry_where, exclude=SERVER_FIELDS)
             entry.render()

@@ -202,7 +202,7 @@ def export_download(request: HttpRequest, slug: str, format: str) -> HttpRespons
     if format == "json":
         body = json.dumps(portable.export_event(event), ensure_ascii=False, indent=1) + "\n"
     elif format == "markdown":
-        body = formats.to_markdown(event)
+        body = formats.to_markdown(event, absolute=request.build_absolute_uri)
     else:
         body = formats.to_html_zip(event)
     response = HttpResponse(body, content_type=content_type)

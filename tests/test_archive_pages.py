@@ -165,8 +165,41 @@ def test_each_feed_is_valid_atom_and_its_page_links_to_it(client, quote, session
     assert item.author == "Ben Blogger"
 
 
+def test_a_series_and_a_tag_have_feeds_their_pages_link_to(client, session, blogger):
+    from events.models import Series
+
+    series = Series.objects.create(name="Social Media Week 2026", slug="smw-2026")
+    session.event.series = series
+    session.event.save()
+    post_entry(session, blogger, "Euan on #Thingification at #SMWLDN")
+    post_entry(session, blogger, "No tag here")
+    hidden = post_entry(session, blogger, "Hidden #smwldn")
+    actions.hide_entry(entry=hidden)
+    for page, title, count in [
+        (series.get_absolute_url(), "Social Media Week 2026", 2),
+        ("/tags/smwldn/", "#smwldn", 1),
+    ]:
+        links = [
+            link
+            for link in head(client.get(page).content.decode()).links
+            if link.get("rel") == "alternate"
+        ]
+        assert len(links) == 1 and links[0]["type"] == "application/atom+xml"
+        response = client.get(links[0]["href"])
+        assert response["Content-Type"].startswith("application/atom+xml")
+        feed = feedparser.parse(response.content)
+        assert not feed.bozo, feed.get("bozo_exception")
+        assert feed.feed.title == title
+        assert feed.feed.link == f"http://testserver{page}"
+        assert len(feed.entries) == count
+        assert "Hidden" not in response.content.decode()
+    assert feed.entries[0].title == "Euan on #Thingification at #SMWLDN"
+
+
 def test_a_feed_for_something_missing_is_a_404(client, db):
     assert client.get("/feeds/speakers/nobody/").status_code == 404
+    assert client.get("/feeds/series/nobody/").status_code == 404
+    assert client.get("/feeds/tags/not-a-tag/").status_code == 404
 
 
 # ---- Structured data, link previews, sitemap ---------------------------------------------

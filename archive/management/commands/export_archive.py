@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from urllib.parse import urljoin
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -28,8 +29,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format", choices=["json", "markdown", "html"], default="json", help="Default: json."
         )
+        parser.add_argument(
+            "--base-url",
+            default="",
+            help="For Markdown: the site's address (https://liveblog.example.com), to link "
+            "photos by absolute URL; without it they link to the media URL as it is.",
+        )
 
-    def handle(self, *args, event: str, output: str, format: str, **options) -> None:
+    def handle(self, *args, event: str, output: str, format: str, base_url: str, **options) -> None:
         found = Event.objects.filter(slug=event).first()
         if found is None:
             raise CommandError(f"No event with the slug {event!r}.")
@@ -46,7 +53,11 @@ class Command(BaseCommand):
                 data = portable.export_event(found, progress=bar.update)
                 content = json.dumps(data, ensure_ascii=False, indent=1).encode() + b"\n"
             elif format == "markdown":
-                content = formats.to_markdown(found, progress=bar.update).encode()
+                content = formats.to_markdown(
+                    found,
+                    progress=bar.update,
+                    absolute=(lambda url: urljoin(base_url, url)) if base_url else None,
+                ).encode()
             else:
                 content = formats.to_html_zip(found, progress=bar.update)
         finally:
