@@ -233,11 +233,11 @@ def pages_section(pages: dict | None) -> list[str]:
         f"| {fmt(pages['page_first_p50_ms'], ' ms')} | {pages['page_queries']} "
         f"(with 100 entries: {pages['page_queries_with_100_entries']}) "
         f"| < 15 ms, constant queries: {verdict(pages['page_first_p50_ms'] < 15)} |",
-        f"| websocket catch-up of {pages['catch_up_changes']}, fragments already rendered "
-        f"here (CatchUp.load) | {fmt(pages['catch_up_websocket_load_p50_ms'], ' ms')} "
+        f"| websocket catch-up of {pages['catch_up_changes']}, fragments stored with the "
+        f"entries (CatchUp.load) | {fmt(pages['catch_up_websocket_load_p50_ms'], ' ms')} "
         f"| {pages['catch_up_websocket_queries']} "
         f"| < 50 ms: {verdict(pages['catch_up_websocket_load_p50_ms'] < 50)} |",
-        f"| the same, cold: a worker that rendered none of them "
+        f"| the same, cold: a worker just started, that rendered none of them "
         f"| {fmt(pages['catch_up_websocket_cold_p50_ms'], ' ms')} "
         f"| {pages['catch_up_websocket_cold_queries']} "
         f"| < 50 ms: {verdict(pages['catch_up_websocket_cold_p50_ms'] < 50)} |",

@@ -106,6 +106,8 @@ def parse_idempotency_key(value: str | None) -> str | None:
 
 
 def _publish(entry: Entry, action: str) -> None:
+    if action != Entry.Action.DELETED:
+        stream.store_fragment(entry)  # what readers get now, and what catch-ups will read
     broadcast.send_on_commit(entry.session_id, entry.seq, stream.entry_payload(entry, action))
 
 

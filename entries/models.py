@@ -51,6 +51,10 @@ class Entry(models.Model):
     # Blank only for a photo (its caption); Entry.clean asks every other kind for words.
     body = models.TextField(blank=True, help_text="Markdown; a photo's caption.")
     html = models.TextField(editable=False, help_text="The body rendered and sanitised on save.")
+    # The whole entry as readers see it (entries/partials/entry.html), stored by every
+    # change (entries.actions) and by a rename of a name it shows (entries.signals), so
+    # no read renders a template. Empty until first rendered (an archive just loaded).
+    fragment = models.TextField(editable=False, default="")
     attribution_speaker = models.ForeignKey(
         "talks.Speaker",
         on_delete=models.PROTECT,

@@ -4,76 +4,48 @@ The actions (entries/actions.py) build a change's payload here, inside the chang
 transaction, and hand it to realtime.broadcast. A reader who reconnects gets the same
 payloads from CatchUp, through the socket (realtime/consumers.py).
 
-Rendered entry fragments are also kept per process (FRAGMENTS), so a catch-up replays
-recent changes, and the session page shows its entries, without rendering them again.
+Each entry's rendered fragment is stored with it (Entry.fragment) whenever it changes,
+and again when a name it shows is changed (entries.signals), so a catch-up and the session
+page read fragments and render no template, in whichever worker they run.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import threading
-import time
-from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from entries.models import Entry
 from sessions.models import Session
 
 
-class FragmentCache:
-    """Rendered entry fragments, newest kept, each for at most `ttl` seconds.
-
-    An entry's own changes all move seq and updated_at, so (id, seq, updated_at) names one
-    rendering; updated_at also keeps apart the entries of databases that reuse ids (test
-    runs). A fragment also shows names kept elsewhere (the author's, the speaker's, the
-    event's time zone): the time limit bounds how long a change to those goes unseen.
-    Request threads and the event loop's database thread share it, hence the lock.
-    """
-
-    def __init__(self, size: int, ttl: float = 60.0) -> None:
-        self.size = size
-        self.ttl = ttl
-        self.items: OrderedDict[tuple[int, int, dt.datetime], tuple[str, float]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[int, int, dt.datetime]) -> str | None:
-        with self.lock:
-            item = self.items.get(key)
-            if item is None:
-                return None
-            if item[1] <= time.monotonic():
-                del self.items[key]
-                return None
-            self.items.move_to_end(key)
-            return item[0]
-
-    def put(self, key: tuple[int, int, dt.datetime], html: str) -> None:
-        with self.lock:
-            self.items[key] = (html, time.monotonic() + self.ttl)
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
+def render_fragment(entry: Entry) -> str:
+    """The entry as readers see it, rendered from its state now (entries/partials/entry.html)."""
+    return render_to_string("entries/partials/entry.html", {"entry": entry})
 
 
-# About 1.5 KB each: a few megabytes per process, room for several sessions' catch-ups.
-FRAGMENTS = FragmentCache(4096)
-
-
-def fragment_key(entry_id: int, seq: int, updated_at: dt.datetime) -> tuple[int, int, dt.datetime]:
-    return (entry_id, seq, updated_at)
+def store_fragment(entry: Entry) -> str:
+    """Render the entry and store it with the entry: called by every change of it
+    (entries.actions), in the change's transaction, so the stored fragment is its state."""
+    entry.fragment = render_fragment(entry)
+    Entry.objects.filter(pk=entry.pk).update(fragment=entry.fragment)
+    return entry.fragment
 
 
 def entry_html(entry: Entry) -> str:
-    """The entry's fragment as readers see it, rendered once per state per process."""
-    key = fragment_key(entry.pk, entry.seq, entry.updated_at)
-    html = FRAGMENTS.get(key)
-    if html is None:
-        html = render_to_string("entries/partials/entry.html", {"entry": entry})
-        FRAGMENTS.put(key, html)
-    return html
+    """The entry's fragment as readers see it: the stored one, rendered only if none is.
+
+    One not stored yet (an entry loaded from an archive) is rendered and stored then,
+    unless a change or a rename stored a newer one meanwhile.
+    """
+    if entry.fragment:
+        return mark_safe(entry.fragment)  # rendered by our template, escaped there
+    html = render_fragment(entry)
+    Entry.objects.filter(pk=entry.pk, seq=entry.seq, fragment="").update(fragment=html)
+    entry.fragment = html
+    return html  # a SafeString, as render_to_string returns it
 
 
 def change_payload(
@@ -109,8 +81,8 @@ def status_payload(session: Session) -> dict[str, Any]:
     }
 
 
-# Entries read whole per query when their fragments are not cached (SQLite caps parameters).
-UNCACHED_BATCH = 500
+# Entries read whole per query when their fragments are not stored (SQLite caps parameters).
+UNSTORED_BATCH = 500
 
 
 class CatchUp:
@@ -144,35 +116,34 @@ class CatchUp:
     def _entry_changes(self) -> list[tuple[int, dict[str, Any]]]:
         """One (seq, payload) per entry changed after `after`, in its state now.
 
-        One narrow query finds them; fragments come from this process's cache, and only
-        entries not in it are read whole and rendered. Those are read a moment later and
-        may have changed again since: they keep the seq of the first read (the cursor is
-        built from it), and the newer change reaches the reader live after its catch-up.
+        One narrow query finds them, with their stored fragments; only entries with none
+        stored yet are read whole and rendered. Those are read a moment later and may have
+        changed again since: they keep the seq of the first read (the cursor is built from
+        it), and the newer change reaches the reader live after its catch-up.
         """
         rows = (
             Entry.objects.filter(session_id=self.session_id, seq__gt=self.after)
             .order_by("seq")
-            .values_list("pk", "seq", "created_seq", "updated_at", "deleted_at", "key_moment")
+            .values_list("pk", "seq", "created_seq", "deleted_at", "key_moment", "fragment")
         )
         changes: list[tuple[int, dict[str, Any]]] = []
-        uncached: dict[int, dict[str, Any]] = {}
-        for pk, seq, created_seq, updated_at, deleted_at, key_moment in rows:
+        unstored: dict[int, dict[str, Any]] = {}
+        for pk, seq, created_seq, deleted_at, key_moment, fragment in rows:
             if deleted_at is not None:
                 if created_seq > self.after:
                     continue  # created and deleted while away: never shown, nothing to do
                 payload = change_payload(pk, seq, Entry.Action.DELETED, False, None)
             else:
                 action = Entry.Action.CREATED if created_seq > self.after else Entry.Action.UPDATED
-                html = FRAGMENTS.get(fragment_key(pk, seq, updated_at))
-                payload = change_payload(pk, seq, action, key_moment, html)
-                if html is None:
-                    uncached[pk] = payload
+                payload = change_payload(pk, seq, action, key_moment, fragment or None)
+                if not fragment:
+                    unstored[pk] = payload
             changes.append((seq, payload))
-        ids = list(uncached)
-        for start in range(0, len(ids), UNCACHED_BATCH):
-            batch = ids[start : start + UNCACHED_BATCH]
+        ids = list(unstored)
+        for start in range(0, len(ids), UNSTORED_BATCH):
+            batch = ids[start : start + UNSTORED_BATCH]
             for entry in Entry.objects.filter(pk__in=batch).for_display():
-                payload = uncached[entry.pk]
+                payload = unstored[entry.pk]
                 if entry.is_deleted:
                     payload.update(action=Entry.Action.DELETED, key_moment=False)
                 else:

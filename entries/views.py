@@ -96,7 +96,7 @@ def session_page(request: HttpRequest, event: str, slug: str) -> HttpResponse:
             "session": session,
             "event": session.event,
             "entries": page,
-            # The fragments readers are pushed, from this process's cache where it has them.
+            # The fragments readers are pushed, as stored with each entry (none rendered).
             "fragments": [stream.entry_html(entry) for entry in page],
             "older": older,
             "is_head": before is None,

@@ -74,7 +74,7 @@ def test_times_are_shown_in_the_event_time_zone(client, session, blogger):
     entry = post_entry(session, blogger, "Timed")
     entry.created_at = dt.datetime(2026, 7, 1, 12, 5, tzinfo=dt.UTC)  # 13:05 in London (BST)
     entry.save(update_fields=["created_at"])
-    stream.FRAGMENTS.items.clear()  # rendered when posted, before the time was moved
+    stream.store_fragment(entry)  # rendered when posted, before the time was moved
     html = client.get(session_url(session)).content.decode()
     assert '<time datetime="2026-07-01T13:05:00+01:00">13:05</time>' in html
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
@@ -277,36 +276,3 @@ def test_the_fragment_is_rendered_once_per_change_not_per_reader(session, blogge
     monkeypatch.setattr(stream, "render_to_string", counting)
     post_entry(session, blogger, "Once")
     assert renders == ["entries/partials/entry.html"]
-
-
-def test_fragments_are_kept_newest_first_and_for_a_limited_time(monkeypatch):
-    clock = [100.0]
-    monkeypatch.setattr(stream.time, "monotonic", lambda: clock[0])
-    cache = stream.FragmentCache(2, ttl=60)
-    cache.put("a", "<a>")
-    cache.put("b", "<b>")
-    assert cache.get("a") == "<a>"  # now the newest
-    cache.put("c", "<c>")
-    assert cache.get("b") is None and cache.get("a") == "<a>" and cache.get("c") == "<c>"
-    # A fragment also shows names kept elsewhere (a speaker renamed, say): it is
-    # rendered again once its time is up.
-    clock[0] += 60
-    assert cache.get("a") is None and list(cache.items) == ["c"]
-
-
-@pytest.mark.django_db
-def test_the_session_page_shows_a_renamed_speaker_once_its_fragment_expires(
-    client, session, blogger, euan, monkeypatch
-):
-    def attribution() -> str:
-        page = client.get(session.get_absolute_url()).content.decode()
-        return page.split('<figcaption class="quote__who">')[1].split("</figcaption>")[0]
-
-    post_entry(session, blogger, "Thingification", kind="quote", attribution_speaker=euan)
-    assert ">Euan Semple</a>" in attribution()
-    euan.name = "Euan Semple, renamed"
-    euan.save()
-    assert ">Euan Semple</a>" in attribution()  # the fragment rendered a moment ago
-    later = time.monotonic() + stream.FRAGMENTS.ttl
-    monkeypatch.setattr(stream.time, "monotonic", lambda: later)
-    assert ">Euan Semple, renamed</a>" in attribution()
