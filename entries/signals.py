@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.db import models, transaction
 from django.db.models.signals import post_save, pre_save
 
 from entries.models import Entry
@@ -67,18 +67,20 @@ def rerender(entries: models.QuerySet[Entry]) -> int:
     """
     ids = list(entries.visible().values_list("pk", flat=True))
     for start in range(0, len(ids), BATCH):
-        batch = (
-            Entry.objects.filter(pk__in=ids[start : start + BATCH])
-            .visible()
-            .for_display()
-            .select_for_update(of=("self",))
-        )
-        changed = []
-        for entry in batch:
-            entry.fragment = render_fragment(entry)
-            changed.append(entry)
-        Entry.objects.bulk_update(changed, ["fragment"], batch_size=BATCH)
+        # Its own transaction where the save had none (a view in autocommit): the lock
+        # needs one, and a batch is written whole or not at all.
+        with transaction.atomic():
+            _rerender_batch(ids[start : start + BATCH])
     return len(ids)
+
+
+def _rerender_batch(ids: list[int]) -> None:
+    batch = Entry.objects.filter(pk__in=ids).visible().for_display().select_for_update(of=("self",))
+    changed = []
+    for entry in batch:
+        entry.fragment = render_fragment(entry)
+        changed.append(entry)
+    Entry.objects.bulk_update(changed, ["fragment"], batch_size=BATCH)
 
 
 def connect() -> None:

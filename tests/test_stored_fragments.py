@@ -159,3 +159,15 @@ def test_a_hidden_entry_is_left_alone_by_a_rename(session, blogger):
     blogger.first_name = "Someone"
     blogger.save()
     assert Entry.objects.get(pk=entry.pk).fragment == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rename_saved_outside_any_transaction_still_renders_the_fragments(session, blogger, euan):
+    # A view in autocommit (no ATOMIC_REQUESTS) saving a speaker: the re-render takes its
+    # own transaction for its row locks (on PostgreSQL select_for_update needs one; this
+    # raised TransactionManagementError there before).
+    quote = post_entry(session, blogger, "Thingification", kind="quote", attribution_speaker=euan)
+    euan.name = "Euan Semple, renamed outside a transaction"
+    euan.save()
+    quote.refresh_from_db()
+    assert "renamed outside a transaction" in quote.fragment
