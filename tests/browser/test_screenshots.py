@@ -32,6 +32,9 @@ def demo(pristine_server):
         "for back, entry in enumerate(entries.order_by('-created_seq')):\n"
         "    Entry.objects.filter(pk=entry.pk).update(\n"
         "        created_at=now - dt.timedelta(minutes=2 + 5 * back))\n"
+        # Their stored fragments show the time: render them again, as a rename would.
+        "from entries.signals import rerender\n"
+        "rerender(entries)\n"
     )
     return pristine_server
 
