@@ -21,7 +21,7 @@ from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import strip_tags
 from django.utils.text import Truncator
 
-from entries.hashtags import TAG_WORD, normalise, tag_path
+from entries.hashtags import TAG_WORD, normalise, tag_path, tagged
 from entries.models import Entry
 from events.models import Event, Series
 from sessions.models import Session, Speaker
@@ -92,8 +92,7 @@ FEEDS = [
         str,
         lambda tag: _tag(tag),
         lambda t: {"tag": t},
-        # As entries.archive.tagged: the entries whose HTML links the tag's page.
-        lambda t: Q(html__contains=f'href="{tag_path(t)}"'),
+        tagged,
         lambda t: f"#{t}",
         tag_path,
     ),

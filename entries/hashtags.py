@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote
 
+from django.db.models import Q
 from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
@@ -31,6 +32,11 @@ def normalise(tag: str) -> str:
 def tag_path(tag: str) -> str:
     """The tag page's path (entries:tag), percent-encoded for any script."""
     return f"/tags/{quote(normalise(tag), safe='')}/"
+
+
+def tagged(tag: str) -> Q:
+    """The entries that carry the tag: their rendered HTML links its page (tag page, feed)."""
+    return Q(html__contains=f'href="{tag_path(tag)}"')
 
 
 def is_tag_path(value: str) -> bool:
