@@ -104,6 +104,14 @@ class EntryOut(Schema):
         return "" if entry.is_deleted else entry.html
 
     @staticmethod
+    def resolve_answer(entry: Entry) -> str:
+        return "" if entry.is_deleted else entry.answer
+
+    @staticmethod
+    def resolve_answer_html(entry: Entry) -> str:
+        return "" if entry.is_deleted else entry.answer_html
+
+    @staticmethod
     def resolve_url(entry: Entry, context) -> str:
         return context["request"].build_absolute_uri(entry.get_absolute_url())
 
