@@ -9,14 +9,16 @@ from typing import Literal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Body, Query, Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
 
 from accounts.api import WRITE_AUTH
-from entries.api import EntryOut, _invalid
+from entries.api import EntryOut, _Invalid, _invalid
 from entries.models import Entry
 from entries.permissions import NOT_ASSIGNED, require_blogger
+from liveblog.jsonbody import BadBody, StrictJSONParser
 from liveblog.ratelimit import client_address
 from questions import moderation
 from questions.models import Question
@@ -113,17 +115,42 @@ def _question_for_moderator(request: HttpRequest, question_id: int) -> Question:
     return question
 
 
+def _answer(request: HttpRequest) -> str:
+    """The optional body's answer: no body at all is no answer (ninja would ask for one)."""
+    if not request.body.strip():
+        return ""
+    try:
+        data = StrictJSONParser().parse_body(request)
+    except BadBody as error:
+        raise HttpError(400, str(error)) from None
+    try:
+        return AnswerIn.model_validate(data).answer
+    except PydanticValidationError as error:
+        raise _Invalid(
+            [
+                {"loc": ["body", *map(str, item["loc"])], "msg": item["msg"]}
+                for item in error.errors()
+            ]
+        ) from None
+
+
 @router.post(
     "/questions/{int:question_id}/approve",
     response={201: EntryOut},
     auth=WRITE_AUTH,
     summary="Approve a question: it becomes an entry",
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": AnswerIn.model_json_schema()}},
+        }
+    },
 )
-def approve_question(request: HttpRequest, question_id: int, payload: Body[AnswerIn | None] = None):
-    """Publish it in the session's stream, with the answer if given; answers with the entry.
-    A question decided already: 409."""
+def approve_question(request: HttpRequest, question_id: int):
+    """Publish it in the session's stream, with the answer if given (an optional JSON body
+    `{"answer": "..."}`); answers with the entry. A question decided already: 409."""
     question = _question_for_moderator(request, question_id)
-    answer = payload.answer if payload is not None else ""
+    answer = _answer(request)
     try:
         entry = moderation.approve(question=question, by=request.auth, answer=answer)
     except ValidationError as error:

@@ -22,6 +22,10 @@ class QuestionForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("auto_id", "question-%s")
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            # Question.clean says what is wrong (a NUL too), as it does for the API.
+            field.validators = []
+            field.strip = False
         self.fields["name"].widget.attrs.update(
             maxlength=settings.QUESTION_NAME_MAX_LENGTH, autocomplete="nickname", required=True
         )
