@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SESSION, open_console, open_reader, unique, wait_until_live
+from tests.browser.conftest import open_console, open_reader, unique, wait_until_live
 
 # Where the screenshots of the queue and of a question entry go, to be looked at.
 SHOTS = Path(os.environ.get("QUESTION_SHOTS", "/tmp/question-shots"))
