@@ -104,6 +104,8 @@ def entry_title(entry: Entry) -> str:
     words = Truncator(" ".join(strip_tags(entry.html).split())).words(12, truncate="…")
     if entry.kind == Entry.Kind.QUOTE:
         return f"{entry.attribution}: “{words}”"
+    if entry.kind == Entry.Kind.QUESTION:
+        return f"{entry.attribution} asks: “{words}”"
     return words
 
 
@@ -135,6 +137,8 @@ class EntriesFeed(Feed):
         return entry_title(entry)
 
     def item_description(self, entry: Entry) -> str:
+        if entry.answer_html:  # a reader's question, with its answer below
+            return f"{entry.html}<p><strong>Answer:</strong></p>{entry.answer_html}"
         return entry.html
 
     def item_link(self, entry: Entry) -> str:

@@ -93,6 +93,7 @@ def export_event(event: Event, progress: Progress | None = None) -> dict:
                     "created_seq": entry.created_seq,
                     "seq": entry.seq,
                     "alt": entry.alt,
+                    "answer": entry.answer,
                     "photo": _photo(entry.photo) if entry.photo_id else None,
                 }
             )
@@ -394,6 +395,7 @@ def _import_event(
                 kind=kind,
                 body=_need(raw_entry, "body", entry_where),
                 alt=_opt(raw_entry, "alt", entry_where),
+                answer=_opt(raw_entry, "answer", entry_where),
                 attribution_speaker=(
                     speaker_for(speaker_slug, f"{entry_where}.speaker") if speaker_slug else None
                 ),

@@ -67,6 +67,7 @@ SERVER_FIELDS = [
     "edited_by",
     "deleted_at",
     "photo",
+    "answer_html",
     "created_seq",
     "seq",
     "idempotency_key",
@@ -184,6 +185,31 @@ def post_entry(
         if not original:
             raise
         return original
+    return entry
+
+
+def post_question(*, session: Session, by, asker: str, question: str, answer: str = "") -> Entry:
+    """Publish a reader's question that `by` approved (questions app), with their answer
+    if any: an entry like any other, numbered and pushed to readers once it commits.
+
+    Raises ValidationError for one that breaks an entry's rules (a name or words too long,
+    text no database can store). Who may approve is the caller's to check.
+    """
+    entry = Entry(
+        session=session,
+        author=by,
+        kind=Entry.Kind.QUESTION,
+        body=question,
+        attribution_name=asker,
+        answer=answer,
+    )
+    entry.full_clean(exclude=SERVER_FIELDS, validate_unique=False, validate_constraints=False)
+    with transaction.atomic():
+        entry.seq = entry.created_seq = session.allocate_seq()
+        entry.created_at = entry.updated_at = timezone.now()
+        entry.render()
+        entry.save()
+        _publish(entry, Entry.Action.CREATED)
     return entry
 
 

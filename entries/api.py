@@ -84,6 +84,10 @@ class EntryOut(Schema):
     published_on: dt.date | None = Field(description="A citation's date.")
     photo: PhotoOut | None = Field(None, description="A photo entry's image; body is its caption.")
     alt: str = Field(description="A photo's alt text.")
+    answer: str = Field(
+        description="A reader question's answer (Markdown); attribution is who asked."
+    )
+    answer_html: str = Field(description="The answer rendered to sanitised HTML.")
     key_moment: bool
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -98,6 +102,14 @@ class EntryOut(Schema):
     @staticmethod
     def resolve_html(entry: Entry) -> str:
         return "" if entry.is_deleted else entry.html
+
+    @staticmethod
+    def resolve_answer(entry: Entry) -> str:
+        return "" if entry.is_deleted else entry.answer
+
+    @staticmethod
+    def resolve_answer_html(entry: Entry) -> str:
+        return "" if entry.is_deleted else entry.answer_html
 
     @staticmethod
     def resolve_url(entry: Entry, context) -> str:

@@ -56,10 +56,13 @@ class EntryForm(forms.ModelForm):
         # A photo stays a photo, and nothing else becomes one here (photos come with their
         # image, through the photo form): the kinds offered follow.
         self.is_photo = self.instance.kind == Entry.Kind.PHOTO and self.instance.photo_id
+        # A reader's question likewise comes only through approval (the questions app).
+        is_question = self.instance.kind == Entry.Kind.QUESTION and self.instance.pk
         kinds = [
             (value, label)
             for value, label in Entry.Kind.choices
             if (value == Entry.Kind.PHOTO) == bool(self.is_photo)
+            and (value == Entry.Kind.QUESTION) == bool(is_question)
         ]
         self.fields["kind"].choices = kinds
         self.fields["kind"].widget.choices = kinds

@@ -36,6 +36,10 @@ class Entry(models.Model):
         QUOTE = "quote", "Quote"
         CITATION = "citation", "Citation"
         PHOTO = "photo", "Photo"
+        # A reader's question, approved by a blogger (questions app): attribution_name is
+        # who asked, body their words, answer the blogger's reply. Posted only by
+        # entries.actions.post_question.
+        QUESTION = "question", "Reader question"
 
     class Action(models.TextChoices):
         CREATED = "created"
@@ -81,6 +85,9 @@ class Entry(models.Model):
     alt = models.CharField(
         max_length=1000, blank=True, help_text="For a photo: what it shows, for who cannot see it."
     )
+    # A reader's question: the blogger's answer (Markdown), rendered with the body.
+    answer = models.TextField(blank=True, help_text="For a reader's question: the answer.")
+    answer_html = models.TextField(blank=True, editable=False)
     key_moment = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -153,13 +160,13 @@ class Entry(models.Model):
     def clean(self) -> None:
         """The rules for an entry, for every door: the console, the API, the admin, commands."""
         errors: dict[str, list[str]] = {}
-        for name in ("body", "attribution_name", "source_url", "publication", "alt"):
+        for name in ("body", "attribution_name", "source_url", "publication", "alt", "answer"):
             try:
                 refuse_unstorable_text(getattr(self, name))
             except ValidationError as error:
                 errors.setdefault(name, []).extend(error.messages)
         # None (a JSON null) is clean_fields' to refuse ("cannot be null"); not stripped here.
-        for name in ("body", "attribution_name", "publication", "alt"):
+        for name in ("body", "attribution_name", "publication", "alt", "answer"):
             value = getattr(self, name)
             if isinstance(value, str):
                 setattr(self, name, value.strip())
@@ -185,6 +192,13 @@ class Entry(models.Model):
                 errors.setdefault("kind", []).append(
                     "A photo entry stays a photo: delete it and post the words anew."
                 )
+        if self.kind != self.Kind.QUESTION:
+            self.answer = ""
+        elif isinstance(self.answer, str) and len(self.answer) > settings.ENTRY_BODY_MAX_LENGTH:
+            errors.setdefault("answer", []).append(
+                f"An answer is at most {settings.ENTRY_BODY_MAX_LENGTH:,} characters "
+                f"(this one is {len(self.answer):,})."
+            )
         if self.kind in (self.Kind.TEXT, self.Kind.PHOTO):
             # Text and photos carry no attribution, whatever was sent with them.
             self.attribution_speaker = None
@@ -210,6 +224,13 @@ class Entry(models.Model):
                 errors.setdefault("source_url", []).append(
                     "A citation needs the link to its source (http or https)."
                 )
+        elif self.kind == self.Kind.QUESTION:
+            self.attribution_speaker = None
+            self.source_url = ""
+            if not self.attribution_name:
+                errors.setdefault("attribution_name", []).append(
+                    "A reader's question needs the name of who asked it."
+                )
         elif self.kind == self.Kind.QUOTE:
             speaker_id = self.attribution_speaker_id
             if not speaker_id and not self.attribution_name:
@@ -233,6 +254,7 @@ class Entry(models.Model):
     def render(self) -> None:
         """Render the body once, here, so no reader's request ever renders Markdown."""
         self.html = render_markdown(self.body)
+        self.answer_html = render_markdown(self.answer) if self.answer else ""
 
 
 class Photo(models.Model):

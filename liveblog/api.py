@@ -19,6 +19,7 @@ from liveblog.jsonbody import BadBody, StrictJSONParser
 from liveblog.middleware import too_many
 from liveblog.ratelimit import RateLimited
 from liveblog.views import database_unavailable
+from questions.api import router as questions_router
 from sessions.api import router as sessions_router
 
 api = NinjaAPI(
@@ -35,6 +36,7 @@ api.add_router("/events", events_router, tags=["events"])
 api.add_router("/sessions", sessions_router, tags=["sessions"])
 api.add_router("", entries_router, tags=["entries"])
 api.add_router("", archive_router, tags=["search"])
+api.add_router("", questions_router, tags=["questions"])
 
 
 def _error(request: HttpRequest, status: int, detail: str, **extra) -> HttpResponse:

@@ -174,7 +174,12 @@ class RateLimitMiddleware:
 
 def too_many(request: HttpRequest, exception: RateLimited) -> HttpResponse:
     if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": str(exception)}, status=429)
+        # The API's own content type, as its every other answer (liveblog/api.py).
+        response = JsonResponse(
+            {"detail": str(exception)},
+            status=429,
+            content_type="application/json; charset=utf-8",
+        )
     else:
         response = HttpResponse(
             str(exception), status=429, content_type="text/plain; charset=utf-8"

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "programme",
     "organisers",
     "archive",
+    "questions",
     # Last: its post_migrate makes the groups from every other app's permissions.
     "accounts",
 ]
@@ -320,6 +321,11 @@ PORT = envint("PORT", 8000)
 
 # Liveblog's own knobs.
 ENTRY_BODY_MAX_LENGTH = envint("ENTRY_BODY_MAX_LENGTH", 5000)
+# A reader's question (questions app): its words, and the name it is signed with.
+QUESTION_BODY_MAX_LENGTH = envint("QUESTION_BODY_MAX_LENGTH", 1000)
+QUESTION_NAME_MAX_LENGTH = 80
+# How often a blogger's console asks for new questions (seconds).
+QUESTIONS_POLL_SECONDS = envint("QUESTIONS_POLL_SECONDS", 5)
 # How long after a session ends its bloggers may still post (wrap-ups) and change entries.
 SESSION_WRAP_UP_HOURS = envint("SESSION_WRAP_UP_HOURS", 24)
 ENTRIES_PER_PAGE = envint("ENTRIES_PER_PAGE", 20)
@@ -333,6 +339,8 @@ RATE_LIMIT_LOGIN = envint("RATE_LIMIT_LOGIN", 20)  # per username and address, 5
 RATE_LIMIT_LOGIN_PER_ADDRESS = envint("RATE_LIMIT_LOGIN_PER_ADDRESS", 100)  # 5 minutes
 RATE_LIMIT_POSTS = envint("RATE_LIMIT_POSTS", 60)  # new entries per blogger per minute
 RATE_LIMIT_API = envint("RATE_LIMIT_API", 600)  # API calls per token per minute
+# Readers' questions per address (hashed, never stored raw) in 10 minutes, every session.
+RATE_LIMIT_QUESTIONS = envint("RATE_LIMIT_QUESTIONS", 5)
 RATE_LIMIT_PREFIX = "rl"
 # Reader websockets per client address, counted by each worker process (0 turns a check off).
 # A whole venue may share one address behind its NAT, so the limits follow what one worker

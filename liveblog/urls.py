@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("events.urls")),
     path("", include("sessions.urls")),
     path("", include("entries.urls")),
+    path("", include("questions.urls")),
     path("", include("organisers.urls")),
     path("", include("archive.urls")),
 ]

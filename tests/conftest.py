@@ -37,6 +37,7 @@ def _separate_rate_limits(settings):
     settings.RATE_LIMIT_PREFIX = f"rl-{uuid.uuid4().hex}"
     settings.RATE_LIMIT_POSTS = 10_000
     settings.RATE_LIMIT_API = 10_000
+    settings.RATE_LIMIT_QUESTIONS = 10_000
 
 
 @pytest.fixture(autouse=True)

@@ -36,7 +36,11 @@ def body_schema(schema: Schema, operation: Schema) -> Schema | None:
     content = operation.get("requestBody", {}).get("content", {})
     if "application/json" not in content:
         return None
-    return deref(schema, content["application/json"]["schema"])
+    node = deref(schema, content["application/json"]["schema"])
+    # An optional body (`anyOf: [object, null]`): the object it may be.
+    objects = [deref(schema, option) for option in node.get("anyOf", [])]
+    objects = [option for option in objects if option.get("type") == "object"]
+    return objects[0] if objects else node
 
 
 def accepts(schema: Schema, node: Schema, kind: str) -> bool:

@@ -16,6 +16,7 @@ from django.test import Client
 
 from entries import actions
 from entries.models import Entry
+from questions.models import Question
 from sessions.models import Session
 from tests import openapi_walk
 from tests.conftest import post_entry
@@ -48,6 +49,7 @@ def test_a_method_a_path_does_not_take_is_a_json_405_naming_those_it_does(
         "{session_id}": str(session.pk),
         "{entry_id}": str(entry.pk),
         "{revision_id}": str(revision.pk),
+        "{question_id}": str(Question.objects.create(session=session, name="Ann", body="Why?").pk),
     }
     before = list(Entry.objects.values_list("pk", "body", "seq", "deleted_at"))
     for path, allowed in paths.items():

@@ -41,6 +41,7 @@ from archive.models import Summary
 from entries import actions
 from entries.models import Entry, Photo
 from liveblog.asgi import application
+from questions.models import Question
 from realtime.consumers import CLOSE_BAD_REQUEST
 from sessions.models import Session
 from tests.conftest import make_user, post_entry
@@ -81,6 +82,12 @@ MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
     # The archive (archive/): a session's summary, and an event's export.
     "write_summary": (("form",), WRITERS),
     "export": (("form",), MODERATORS),
+    # Readers' questions (questions/): anyone sends one; the session's writers see and
+    # decide them (the console's queue: its page, its htmx panel; the API).
+    "ask_question": (("form", "htmx", "token"), set(ROLES)),
+    "see_questions": (("form", "htmx", "token"), WRITERS),
+    "approve_question": (("form", "htmx", "token", "api_session"), WRITERS),
+    "reject_question": (("form", "htmx", "token", "api_session"), WRITERS),
 }
 CELLS = [
     (role, action, door)
@@ -101,6 +108,8 @@ class World:
     # Entries already hidden, for restoring.
     hidden_own: dict[str, Entry] = field(default_factory=dict)
     hidden_others: Entry | None = None
+    # A reader's question waiting in the session's queue.
+    question: Question | None = None
 
 
 @pytest.fixture
@@ -136,6 +145,7 @@ def world(
     actions.edit_entry(entry=world.others, body="The colleague's entry, edited", by=colleague)
     world.hidden_others = post_entry(session, colleague, "The colleague's hidden entry")
     actions.hide_entry(entry=world.hidden_others)
+    world.question = Question.objects.create(session=session, name="Ann", body="Why now?")
     return world
 
 
@@ -161,6 +171,7 @@ def snapshot(world: World) -> dict:
         "status": session.status,
         "last_seq": session.last_seq,
         "tokens": tokens,
+        "questions": set(Question.objects.values_list("pk", "status", "answer")),
     }
 
 
@@ -256,6 +267,8 @@ def perform(world: World, role: str, action: str, door: str):
         return client.post(url, citation, **headers), 201 if door == "outbox" else 302
     if action == "admin":
         return client.get("/admin/", **headers), 200
+    if action.endswith(("_question", "_questions")):
+        return perform_on_questions(client, headers, world, action, door)
     if action == "write_summary":
         url = reverse("archive:summary", kwargs={"event": session.event.slug, "slug": session.slug})
         return client.post(url, {"body": "Summed up"}, **headers), 302
@@ -307,6 +320,35 @@ def perform(world: World, role: str, action: str, door: str):
         return client.post(reverse("entries:delete", args=[entry.pk]), **headers), success
     url = reverse("entries:key_moment", args=[entry.pk])
     return client.post(url, {"key_moment": "on"}, **headers), success
+
+
+def perform_on_questions(client: Client, headers: dict, world: World, action: str, door: str):
+    session, question = world.session, world.question
+    api = door in {"token", "api_session"}
+    if action == "ask_question":
+        sent = {"name": "Ann", "body": "Asked"}
+        if api:
+            url = f"/api/sessions/{session.pk}/questions"
+            return client.post(url, json.dumps(sent), content_type="application/json"), 202
+        url = reverse("questions:ask", kwargs={"event": session.event.slug, "slug": session.slug})
+        # The page's form carries no CSRF token: a client without the cookie sends it.
+        return Client(enforce_csrf_checks=True).post(url, sent, **headers), 200
+    if action == "see_questions":
+        if api:
+            return client.get(f"/api/sessions/{session.pk}/questions", **headers), 200
+        url = reverse("questions:queue", kwargs={"event": session.event.slug, "slug": session.slug})
+        return client.get(url, **headers), 200
+    verb = action.removesuffix("_question")
+    if api:
+        success = 201 if verb == "approve" else 200
+        url = f"/api/questions/{question.pk}/{verb}"
+        if verb == "approve":
+            body = json.dumps({"answer": "Answered"})
+            return client.post(url, body, content_type="application/json", **headers), success
+        return client.post(url, **headers), success
+    data = {"answer": "Answered"} if verb == "approve" else {}
+    url = reverse(f"questions:{verb}", args=[question.pk])
+    return client.post(url, data, **headers), 200 if door == "htmx" else 302
 
 
 def perform_in_admin(client: Client, headers: dict, world: World, action: str, entry: Entry | None):
@@ -413,6 +455,17 @@ def check_cell(world: World, role: str, action: str, door: str) -> None:
         assert ApiToken.objects.filter(user=world.users[role], name="phone").exists()
     elif action == "revoke_own_token":
         assert ApiToken.objects.get(name="to revoke").revoked_at is not None
+    elif action == "ask_question":
+        (new,) = after["questions"] - before["questions"]
+        assert Question.objects.get(pk=new[0]).status == Question.Status.PENDING
+    elif action == "approve_question":
+        question = Question.objects.get(pk=world.question.pk)
+        assert question.status == "approved" and question.decided_by == world.users[role]
+        assert question.entry.kind == "question" and question.entry.answer == "Answered"
+        assert after["last_seq"] == before["last_seq"] + 1
+    elif action == "reject_question":
+        question = Question.objects.get(pk=world.question.pk)
+        assert question.status == "rejected" and question.decided_by == world.users[role]
     if action.startswith(
         (
             "read",
@@ -424,6 +477,9 @@ def check_cell(world: World, role: str, action: str, door: str) -> None:
             "organise",
             "write_summary",
             "export",
+            "ask_question",
+            "see_questions",
+            "reject_question",
         )
     ):
         assert after["entries"] == before["entries"]

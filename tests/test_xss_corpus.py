@@ -73,7 +73,7 @@ SCRIPT_CAPABLE = {
 # The hx-* attributes our templates write, with the values they write. Anything else is
 # either user content that slipped through, or a template change this list must learn.
 TEMPLATE_HX = {
-    "hx-get": r"/[\w/\-]*",
+    "hx-get": r"/[\w/\-]*(\?after=\d+)?",  # the console's question queue polls with ?after
     "hx-post": r"/[\w/\-]*",
     "hx-target": r"this|#[\w\-]+",
     "hx-swap": r"(outerHTML|innerHTML|beforeend|afterbegin|none)( [\w:]+)*",

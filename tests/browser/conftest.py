@@ -123,6 +123,9 @@ def _serve() -> Iterator[LiveServer]:
         "RATE_LIMIT_LOGIN": "10000",
         "RATE_LIMIT_LOGIN_PER_ADDRESS": "10000",
         "RATE_LIMIT_POSTS": "10000",
+        "RATE_LIMIT_QUESTIONS": "10000",
+        # The console asks for new questions every second (5 in production).
+        "QUESTIONS_POLL_SECONDS": "1",
         "MEDIA_ROOT": media.name,  # photos' renditions: never into the work tree
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
