@@ -331,7 +331,8 @@ REASON_BODY = {
 def _reason(request: HttpRequest) -> str:
     """The optional JSON body's `reason`. No body (or one that is not JSON, as a bare
     form post sends) means none; JSON that cannot be read is a 400, a wrong shape a 422."""
-    if not request.body or request.content_type != "application/json":
+    # The content type first: a form's body may already have been read (for its CSRF token).
+    if request.content_type != "application/json" or not request.body:
         return ""
     try:
         data = StrictJSONParser().parse_body(request)
