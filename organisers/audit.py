@@ -35,9 +35,13 @@ class AuditFilter(forms.Form):
         self.fields["action"].choices = [("", "Every action"), *AuditEvent.Action.choices]
 
 
+def _shown(value: object) -> object:
+    return {True: "yes", False: "no"}.get(value, value) if isinstance(value, bool) else value
+
+
 def _changes(event: AuditEvent) -> list[tuple[str, object, object]]:
     names = list(dict.fromkeys([*event.before, *event.after]))
-    return [(name, event.before.get(name), event.after.get(name)) for name in names]
+    return [(name, _shown(event.before.get(name)), _shown(event.after.get(name))) for name in names]
 
 
 @login_required
