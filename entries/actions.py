@@ -1,7 +1,7 @@
 """Every change to a session's stream happens here, and nowhere else.
 
-Posting, editing, hiding and restoring an entry, marking a key moment, starting and ending
-a session: each function runs the change's transaction, takes the session's next sequence
+Posting, editing, hiding and restoring an entry, marking a key moment, pinning and
+featuring it, starting and ending a session: each function runs the change's transaction, takes the session's next sequence
 number under its row lock, saves, builds what readers are told then and there, and hands
 it to realtime.broadcast to send once the transaction commits (as Zulip's zerver/actions
 do). Views, the API, the admin, management commands and the clock call these; a path
@@ -9,7 +9,9 @@ that saves a stream change any other way is a bug (tests/test_actions.py walks t
 
 Who may do what is the callers' to check (entries.permissions); what a change may be —
 an entry's rules, a hidden entry staying hidden, the order of a session's statuses — is
-checked here, so that every door keeps the same rules.
+checked here, so that every door keeps the same rules. Moderation (hide, restore, pin,
+feature) and edits by someone other than the author also write an AuditEvent in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from entries import photos, stream
-from entries.models import Entry, EntryRevision
+from entries.models import AuditEvent, Entry, EntryRevision
+from liveblog.validators import refuse_unstorable_text
 from realtime import broadcast
 from sessions.models import Session
 
@@ -66,6 +69,8 @@ SERVER_FIELDS = [
     "edited_at",
     "edited_by",
     "deleted_at",
+    "pinned",
+    "featured",
     "photo",
     "answer_html",
     "created_seq",
@@ -309,18 +314,25 @@ def _is_hidden(entry: Entry) -> bool:
     return Entry.objects.filter(pk=entry.pk, deleted_at__isnull=False).exists()
 
 
-def edit_entry(*, entry: Entry, by=None, **changes: Any) -> bool:
+def edit_entry(*, entry: Entry, by=None, reason: str = "", **changes: Any) -> bool:
     """Change an entry's words, attribution or key-moment mark; False if nothing changed.
 
     Raises ValidationError for an entry that would break the rules, EntryHidden for a
     hidden one. Only a change of words or attribution marks the entry "edited", and keeps
     the version it replaces as an EntryRevision; `by` is who edits (None: the system).
+    An edit of words by someone other than the author (an organiser) is written to the
+    audit log (AuditEvent "edited"), with `reason` if one is given.
     """
+    return _edit(entry, by, AuditEvent.Action.EDITED, reason, changes)
+
+
+def _edit(entry: Entry, by, audit_action: str, reason: str, changes: dict[str, Any]) -> bool:
     unknown = set(changes) - {*ENTRY_FIELDS, "key_moment"}
     if unknown:
         raise TypeError(f"not an entry field: {', '.join(sorted(unknown))}")
     if entry.is_deleted:
         raise EntryHidden()
+    reason = clean_reason(reason)
     # Compared with what is stored: a form may already have written its values onto entry.
     before = (
         Entry.objects.filter(pk=entry.pk)
@@ -341,8 +353,8 @@ def edit_entry(*, entry: Entry, by=None, **changes: Any) -> bool:
     for name, value in changes.items():
         setattr(entry, name, value)
     entry.full_clean(exclude=SERVER_FIELDS, validate_unique=False, validate_constraints=False)
-    content_changed = any(getattr(entry, name) != before[name] for name in CONTENT_FIELDS)
-    if not content_changed and entry.key_moment == before["key_moment"]:
+    changed = [name for name in CONTENT_FIELDS if getattr(entry, name) != before[name]]
+    if not changed and entry.key_moment == before["key_moment"]:
         return False
     with transaction.atomic():
         _lock(entry.session)
@@ -350,14 +362,28 @@ def edit_entry(*, entry: Entry, by=None, **changes: Any) -> bool:
             raise EntryHidden()
         entry.seq = entry.session.allocate_seq()
         entry.updated_at = timezone.now()
-        if content_changed:
+        if changed:
             _keep_revision(entry, before, replaced_at=entry.updated_at)
             entry.edited_at = entry.updated_at
             entry.edited_by = by
             entry.render()
         entry.save()
         _publish(entry, Entry.Action.UPDATED)
+        if changed and by is not None and by.pk != before["author_id"]:
+            _audit(
+                entry,
+                by=by,
+                action=audit_action,
+                reason=reason,
+                before={_field_name(name): before[name] for name in changed},
+                after={_field_name(name): getattr(entry, name) for name in changed},
+            )
     return True
+
+
+def _field_name(name: str) -> str:
+    """A field as the audit log names it: the speaker's id as `attribution_speaker`."""
+    return name.removesuffix("_id")
 
 
 def _keep_revision(entry: Entry, before: dict[str, Any], replaced_at) -> EntryRevision:
@@ -372,14 +398,15 @@ def _keep_revision(entry: Entry, before: dict[str, Any], replaced_at) -> EntryRe
     )
 
 
-def restore_revision(*, revision: EntryRevision, by=None) -> bool:
+def restore_revision(*, revision: EntryRevision, by=None, reason: str = "") -> bool:
     """Bring back an earlier version of an entry: an edit like any other (readers see the
     entry change live, and the version it replaces is kept in turn). False if the entry
     already reads so. Raises EntryHidden for a hidden entry, ValidationError for a
-    version that today's rules refuse (its speaker left the session, say)."""
+    version that today's rules refuse (its speaker left the session, say). By someone
+    other than the author, it is written to the audit log ("revision_restored")."""
     entry = revision.entry
     fields = {name: getattr(revision, name) for name in ENTRY_FIELDS}
-    return edit_entry(entry=entry, by=by, **fields)
+    return _edit(entry, by, AuditEvent.Action.REVISION_RESTORED, reason, fields)
 
 
 def set_key_moment(*, entry: Entry, value: bool) -> bool:
@@ -387,31 +414,210 @@ def set_key_moment(*, entry: Entry, value: bool) -> bool:
     return edit_entry(entry=entry, key_moment=value)
 
 
-def hide_entry(*, entry: Entry) -> bool:
-    """Hide (soft-delete) an entry: readers see it go; False if it already was hidden."""
+# ---- Moderation: hide, restore, pin, feature; each written to the audit log ---------------
+
+REASON_MAX_LENGTH = 500
+REASON_REQUIRED = (
+    "Give a reason for hiding someone else's entry: the audit log keeps it for the "
+    "event's organisers."
+)
+
+
+class ReasonRefused(StreamRefused):
+    """A moderation reason that is missing where one is needed, too long, or unstorable."""
+
+    status = 422
+
+
+def clean_reason(reason: str | None, *, required: bool = False) -> str:
+    """The reason as stored (stripped); ReasonRefused with the rule if it breaks one."""
+    if reason is None:
+        reason = ""
+    if not isinstance(reason, str):
+        raise ReasonRefused("The reason must be text.")
+    try:
+        refuse_unstorable_text(reason)
+    except ValidationError as error:
+        raise ReasonRefused(" ".join(error.messages)) from None
+    reason = reason.strip()
+    if required and not reason:
+        raise ReasonRefused(REASON_REQUIRED)
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ReasonRefused(
+            f"A reason is at most {REASON_MAX_LENGTH} characters (this one is {len(reason):,})."
+        )
+    return reason
+
+
+def _audit(
+    entry: Entry,
+    *,
+    by,
+    action: str,
+    reason: str = "",
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> AuditEvent:
+    """Write the change to the audit log, in the change's transaction (after its save)."""
+    assert transaction.get_connection().in_atomic_block, "an audit row goes with its change"
+    return AuditEvent.objects.create(
+        actor=by if getattr(by, "is_authenticated", False) else None,
+        action=action,
+        entry=entry,
+        session_id=entry.session_id,
+        event_id=entry.session.event_id,
+        at=entry.updated_at,
+        reason=reason,
+        before=before,
+        after=after,
+        seq=entry.seq,
+    )
+
+
+def _read_flags(entry: Entry) -> None:
+    """The moderation state as stored now (under the session's lock), onto the instance."""
+    stored = Entry.objects.filter(pk=entry.pk).values("deleted_at", "pinned", "featured").get()
+    for name, value in stored.items():
+        setattr(entry, name, value)
+
+
+def hide_entry(*, entry: Entry, by=None, reason: str = "") -> bool:
+    """Hide (soft-delete) an entry: readers see it go; False if it already was hidden.
+
+    `by` is who hides it (None: the system). Its author may hide it without a reason;
+    anyone else must give one (ReasonRefused, a 422, otherwise). A pinned entry is
+    unpinned as it is hidden (restoring it does not pin it again). Written to the audit
+    log ("hidden"), with what changed.
+    """
+    required = by is not None and by.pk != entry.author_id
+    reason = clean_reason(reason, required=required)
     with transaction.atomic():
         _lock(entry.session)
-        if _is_hidden(entry):
+        _read_flags(entry)
+        if entry.deleted_at is not None:
             return False
+        before: dict[str, Any] = {"hidden": False}
+        after: dict[str, Any] = {"hidden": True}
+        if entry.pinned:
+            before["pinned"], after["pinned"] = True, False
         entry.seq = entry.session.allocate_seq()
         entry.deleted_at = entry.updated_at = timezone.now()
-        entry.save(update_fields=["seq", "deleted_at", "updated_at"])
+        entry.pinned = False
+        entry.save(update_fields=["seq", "deleted_at", "updated_at", "pinned"])
         _publish(entry, Entry.Action.DELETED)
+        _audit(
+            entry, by=by, action=AuditEvent.Action.HIDDEN, reason=reason, before=before, after=after
+        )
     return True
 
 
-def restore_entry(*, entry: Entry) -> bool:
-    """Bring a hidden entry back where it was in the stream; False if it was not hidden."""
+def restore_entry(*, entry: Entry, by=None, reason: str = "") -> bool:
+    """Bring a hidden entry back where it was in the stream; False if it was not hidden.
+
+    Written to the audit log ("restored"); a reason is optional."""
+    reason = clean_reason(reason)
     with transaction.atomic():
         _lock(entry.session)
-        if not _is_hidden(entry):
+        _read_flags(entry)
+        if entry.deleted_at is None:
             return False
         entry.seq = entry.session.allocate_seq()
         entry.deleted_at = None
         entry.updated_at = timezone.now()
         entry.save(update_fields=["seq", "deleted_at", "updated_at"])
         _publish(entry, Entry.Action.RESTORED)
+        _audit(
+            entry,
+            by=by,
+            action=AuditEvent.Action.RESTORED,
+            reason=reason,
+            before={"hidden": True},
+            after={"hidden": False},
+        )
     return True
+
+
+def _set_flag(entry: Entry, name: str, value: bool, *, by, action: str, reason: str) -> None:
+    """One change of a moderation flag: its own seq, its payload, its audit row."""
+    entry.seq = entry.session.allocate_seq()
+    entry.updated_at = timezone.now()
+    setattr(entry, name, value)
+    entry.save(update_fields=["seq", "updated_at", name])
+    _publish(entry, Entry.Action.UPDATED)
+    _audit(
+        entry, by=by, action=action, reason=reason, before={name: not value}, after={name: value}
+    )
+
+
+def pin_entry(*, entry: Entry, by=None, reason: str = "") -> bool:
+    """Pin the entry above its session's stream, for every reader; False if it already is.
+
+    A session has at most one pinned entry: the one pinned before is unpinned first, as a
+    change of its own (its own seq, payload and audit row). Raises EntryHidden for a
+    hidden entry. Both are written to the audit log ("unpinned", "pinned").
+    """
+    reason = clean_reason(reason)
+    with transaction.atomic():
+        _lock(entry.session)
+        _read_flags(entry)
+        if entry.deleted_at is not None:
+            raise EntryHidden()
+        if entry.pinned:
+            return False
+        pinned = Entry.objects.for_display().filter(session_id=entry.session_id, pinned=True)
+        for other in pinned:
+            _set_flag(
+                other,
+                "pinned",
+                False,
+                by=by,
+                action=AuditEvent.Action.UNPINNED,
+                reason=f"Entry #{entry.pk} was pinned in its place.",
+            )
+        _set_flag(entry, "pinned", True, by=by, action=AuditEvent.Action.PINNED, reason=reason)
+    return True
+
+
+def unpin_entry(*, entry: Entry, by=None, reason: str = "") -> bool:
+    """Put the pinned entry back in its place in the stream; False if it was not pinned.
+    Raises EntryHidden for a hidden entry (hiding already unpinned it)."""
+    reason = clean_reason(reason)
+    with transaction.atomic():
+        _lock(entry.session)
+        _read_flags(entry)
+        if entry.deleted_at is not None:
+            raise EntryHidden()
+        if not entry.pinned:
+            return False
+        _set_flag(entry, "pinned", False, by=by, action=AuditEvent.Action.UNPINNED, reason=reason)
+    return True
+
+
+def set_featured(*, entry: Entry, value: bool, by=None, reason: str = "") -> bool:
+    """Feature the entry on its event's front page (value True) or stop featuring it;
+    False if it already was so. Raises EntryHidden for a hidden entry. Written to the
+    audit log ("featured", "unfeatured")."""
+    reason = clean_reason(reason)
+    with transaction.atomic():
+        _lock(entry.session)
+        _read_flags(entry)
+        if entry.deleted_at is not None:
+            raise EntryHidden()
+        if entry.featured == value:
+            return False
+        action = AuditEvent.Action.FEATURED if value else AuditEvent.Action.UNFEATURED
+        _set_flag(entry, "featured", value, by=by, action=action, reason=reason)
+    return True
+
+
+def feature_entry(*, entry: Entry, by=None, reason: str = "") -> bool:
+    """Feature the entry on its event's front page; False if it already is."""
+    return set_featured(entry=entry, value=True, by=by, reason=reason)
+
+
+def unfeature_entry(*, entry: Entry, by=None, reason: str = "") -> bool:
+    """Stop featuring the entry; False if it was not featured."""
+    return set_featured(entry=entry, value=False, by=by, reason=reason)
 
 
 class StatusRefused(StreamRefused):

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
 
 from entries import actions
 from entries.forms import EntryForm
@@ -96,17 +97,45 @@ class EntryAdmin(OrganisedAdmin):
     @admin.action(
         description="Hide (delete) the selected entries for readers", permissions=["change"]
     )
-    def hide_entries(self, request, queryset) -> None:
-        hidden = sum(
-            actions.hide_entry(entry=entry)
-            for entry in queryset.visible().select_related("session__event")
+    def hide_entries(self, request, queryset):
+        """Asks for the reason first (the audit log keeps it), as delete_selected asks."""
+        entries = list(queryset.visible().select_related("session__event", "author"))
+        error = ""
+        if request.POST.get("confirm") == "yes":
+            try:
+                reason = actions.clean_reason(
+                    request.POST.get("reason", ""),
+                    required=any(entry.author_id != request.user.pk for entry in entries),
+                )
+            except actions.ReasonRefused as refusal:
+                error = str(refusal)
+            else:
+                hidden = sum(
+                    actions.hide_entry(entry=entry, by=request.user, reason=reason)
+                    for entry in entries
+                )
+                self.message_user(request, f"{hidden} entries hidden.")
+                return None
+        return TemplateResponse(
+            request,
+            "admin/entries/entry/hide_reason.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Hide entries: why?",
+                "entries": entries,
+                "opts": self.model._meta,
+                "error": error,
+                "reason": request.POST.get("reason", ""),
+                "reason_max": actions.REASON_MAX_LENGTH,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+            status=422 if error else 200,
         )
-        self.message_user(request, f"{hidden} entries hidden.")
 
     @admin.action(description="Restore the selected hidden entries", permissions=["change"])
     def restore_entries(self, request, queryset) -> None:
         restored = sum(
-            actions.restore_entry(entry=entry)
+            actions.restore_entry(entry=entry, by=request.user)
             for entry in queryset.filter(deleted_at__isnull=False).select_related("session__event")
         )
         self.message_user(request, f"{restored} entries restored.")

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from asgiref.sync import sync_to_async
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
@@ -15,13 +15,17 @@ from pydantic import ConfigDict, Field, field_validator
 
 from accounts.api import WRITE_AUTH
 from entries import actions, photos
-from entries.models import NOT_THIS_SESSIONS_SPEAKER, Entry, EntryRevision
+from entries.models import NOT_THIS_SESSIONS_SPEAKER, AuditEvent, Entry, EntryRevision, audit_events
 from entries.permissions import (
+    NOT_ORGANISER,
     check_post_rate,
     get_entry_for_editor,
+    get_entry_for_moderator,
     get_entry_for_reviewer,
     require_blogger,
 )
+from events.models import Event, organises
+from liveblog.jsonbody import BadBody, StrictJSONParser
 from sessions.models import Session, Speaker
 
 router = Router()
@@ -89,9 +93,17 @@ class EntryOut(Schema):
     )
     answer_html: str = Field(description="The answer rendered to sanitised HTML.")
     key_moment: bool
+    pinned: bool = Field(
+        validation_alias="shown_pinned", description="Shown above the session's stream."
+    )
+    featured: bool = Field(description="Shown on the event's front page.")
     created_at: dt.datetime
     updated_at: dt.datetime
     edited: bool = Field(validation_alias="was_edited")
+    edited_by_organiser: bool = Field(
+        validation_alias="edited_by_other",
+        description="Its latest edit was made by someone other than its author.",
+    )
     deleted: bool = Field(validation_alias="is_deleted")
     url: str
 
@@ -300,27 +312,224 @@ def edit_entry(request: HttpRequest, entry_id: int, payload: EntryPatch):
     return entry
 
 
+def _refused(refusal: actions.StreamRefused) -> HttpError:
+    if refusal.status == 422:
+        return _Invalid([{"loc": ["body", "reason"], "msg": str(refusal)}])
+    return HttpError(refusal.status, str(refusal))
+
+
+REASON_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "reason": {
+                            "type": "string",
+                            "maxLength": actions.REASON_MAX_LENGTH,
+                            "description": "Why, for the event's audit log; required to hide "
+                            "someone else's entry.",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _reason(request: HttpRequest) -> str:
+    """The optional JSON body's `reason`. No body (or one that is not JSON, as a bare
+    form post sends) means none; JSON that cannot be read is a 400, a wrong shape a 422."""
+    # The content type first: a form's body may already have been read (for its CSRF token).
+    if request.content_type != "application/json" or not request.body:
+        return ""
+    try:
+        data = StrictJSONParser().parse_body(request)
+    except BadBody as error:
+        raise HttpError(400, str(error)) from None
+    if not isinstance(data, dict):
+        message = 'The body must be a JSON object: {"reason": "..."}.'
+        raise _Invalid([{"loc": ["body"], "msg": message}])
+    reason = data.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise _Invalid([{"loc": ["body", "reason"], "msg": "The reason must be text."}])
+    return reason or ""
+
+
 @router.delete(
     "/entries/{int:entry_id}", response=EntryOut, auth=WRITE_AUTH, summary="Delete an entry"
 )
 def delete_entry(request: HttpRequest, entry_id: int):
-    """Hide: readers see it disappear; the stream keeps a tombstone until it is restored."""
+    """Hide your own entry: readers see it disappear; the stream keeps a tombstone until it
+    is restored. Someone else's (as an organiser) takes a reason: POST .../hide."""
     entry = get_entry_for_editor(request.auth, entry_id)
-    actions.hide_entry(entry=entry)
+    try:
+        actions.hide_entry(entry=entry, by=request.auth)
+    except actions.StreamRefused as refusal:
+        raise _refused(refusal) from None
+    return entry
+
+
+@router.post(
+    "/entries/{int:entry_id}/hide",
+    openapi_extra=REASON_BODY,
+    response=EntryOut,
+    auth=WRITE_AUTH,
+    summary="Hide an entry, with a reason",
+)
+def hide_entry(request: HttpRequest, entry_id: int):
+    """Hide an entry for readers (they see it go): a blogger their own, an organiser of the
+    event any, with a `reason` (required for someone else's entry) kept in the audit log.
+    Idempotent: an entry already hidden answers 200 as it is."""
+    reason = _reason(request)  # an unreadable body is a 400 before anything else
+    entry = get_entry_for_editor(request.auth, entry_id)
+    try:
+        actions.hide_entry(entry=entry, by=request.auth, reason=reason)
+    except actions.StreamRefused as refusal:
+        raise _refused(refusal) from None
     return entry
 
 
 @router.post(
     "/entries/{int:entry_id}/restore",
+    openapi_extra=REASON_BODY,
     response=EntryOut,
     auth=WRITE_AUTH,
     summary="Restore a deleted entry",
 )
 def restore_entry(request: HttpRequest, entry_id: int):
-    """Bring a deleted entry back where it was; readers see it return. Idempotent."""
+    """Bring a hidden entry back where it was; readers see it return. Idempotent. A blogger
+    their own, an organiser of the event any; an optional `reason` for the audit log."""
+    reason = _reason(request)
     entry = get_entry_for_editor(request.auth, entry_id)
-    actions.restore_entry(entry=entry)
+    try:
+        actions.restore_entry(entry=entry, by=request.auth, reason=reason)
+    except actions.StreamRefused as refusal:
+        raise _refused(refusal) from None
     return entry
+
+
+def _moderate(request: HttpRequest, entry_id: int, action) -> Entry:
+    reason = _reason(request)
+    entry = get_entry_for_moderator(request.auth, entry_id)
+    try:
+        action(entry=entry, by=request.auth, reason=reason)
+    except actions.StreamRefused as refusal:
+        raise _refused(refusal) from None
+    return entry
+
+
+@router.post(
+    "/entries/{int:entry_id}/pin",
+    openapi_extra=REASON_BODY,
+    response=EntryOut,
+    auth=WRITE_AUTH,
+    summary="Pin an entry",
+)
+def pin_entry(request: HttpRequest, entry_id: int):
+    """Show the entry above its session's stream, for every reader, live and on the page;
+    the entry pinned before is unpinned. Organisers of the event only. 410 for a hidden
+    entry; 200 as it is when already pinned."""
+    return _moderate(request, entry_id, actions.pin_entry)
+
+
+@router.post(
+    "/entries/{int:entry_id}/unpin",
+    openapi_extra=REASON_BODY,
+    response=EntryOut,
+    auth=WRITE_AUTH,
+    summary="Unpin an entry",
+)
+def unpin_entry(request: HttpRequest, entry_id: int):
+    """Put the pinned entry back in its place in the stream. Organisers of the event only."""
+    return _moderate(request, entry_id, actions.unpin_entry)
+
+
+@router.post(
+    "/entries/{int:entry_id}/feature",
+    openapi_extra=REASON_BODY,
+    response=EntryOut,
+    auth=WRITE_AUTH,
+    summary="Feature an entry",
+)
+def feature_entry(request: HttpRequest, entry_id: int):
+    """Show the entry on its event's front page. Organisers of the event only; 410 for a
+    hidden entry."""
+    return _moderate(request, entry_id, actions.feature_entry)
+
+
+@router.post(
+    "/entries/{int:entry_id}/unfeature",
+    openapi_extra=REASON_BODY,
+    response=EntryOut,
+    auth=WRITE_AUTH,
+    summary="Stop featuring an entry",
+)
+def unfeature_entry(request: HttpRequest, entry_id: int):
+    """Take the entry off its event's front page. Organisers of the event only."""
+    return _moderate(request, entry_id, actions.unfeature_entry)
+
+
+class AuditOut(Schema):
+    id: int
+    action: AuditEvent.Action
+    entry: int = Field(validation_alias="entry_id")
+    session: int = Field(validation_alias="session_id")
+    actor: str | None = Field(description="The username; null for the system.")
+    reason: str
+    at: dt.datetime
+    before: dict = Field(description="The changed fields as they were.")
+    after: dict = Field(description="The changed fields as they became.")
+    seq: int | None = Field(description="The change's number in the session's stream.")
+
+    @staticmethod
+    def resolve_actor(event: AuditEvent) -> str | None:
+        return event.actor.get_username() if event.actor_id else None
+
+
+class AuditList(Schema):
+    results: list[AuditOut]
+    has_more: bool
+
+
+class AuditQuery(Schema):
+    session: int | None = Field(None, ge=1, le=MAX_SEQ, description="A session's id.")
+    actor: str | None = Field(None, max_length=150, description="A username.")
+    action: AuditEvent.Action | None = None
+    entry: int | None = Field(None, ge=1, le=MAX_SEQ, description="An entry's id.")
+    before: int | None = Field(
+        None, ge=1, le=MAX_SEQ, description="Only events older than this one (its id)."
+    )
+    limit: int = Field(100, ge=1, le=500)
+
+
+@router.get(
+    "/events/{slug}/audit",
+    response=AuditList,
+    auth=WRITE_AUTH,
+    summary="An event's audit log",
+)
+def audit_log(request: HttpRequest, slug: str, query: Query[AuditQuery]):
+    """Moderation and edits by someone other than the author, newest first: for the
+    event's organisers. Filter by `session`, `actor`, `action` and `entry`; page with
+    `before` (the last `id` you got) while `has_more`."""
+    event = get_object_or_404(Event, slug=slug)
+    if not organises(request.auth, event):
+        raise PermissionDenied(NOT_ORGANISER)
+    events = audit_events(
+        event,
+        session=query.session,
+        actor=query.actor,
+        action=query.action,
+        entry=query.entry,
+    )
+    if query.before is not None:
+        events = events.filter(pk__lt=query.before)
+    page = list(events.order_by("-pk")[: query.limit + 1])
+    return {"results": page[: query.limit], "has_more": len(page) > query.limit}
 
 
 class PhotoIn(Schema):

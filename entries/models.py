@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -89,6 +90,11 @@ class Entry(models.Model):
     answer = models.TextField(blank=True, help_text="For a reader's question: the answer.")
     answer_html = models.TextField(blank=True, editable=False)
     key_moment = models.BooleanField(default=False)
+    # Moderation (entries.actions): an organiser pins one entry above a session's stream
+    # (at most one per session; hiding it unpins it) and features entries on the event's
+    # front page (a hidden one stays featured but is not shown until restored).
+    pinned = models.BooleanField(default=False, editable=False)
+    featured = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     # Set by the first change of words or attribution; a key-moment mark leaves it alone.
@@ -118,6 +124,11 @@ class Entry(models.Model):
         permissions = [("moderate_entry", "Can moderate every session's entries and status")]
         constraints = [
             models.UniqueConstraint(fields=["session", "seq"], name="entry_seq_unique_per_session"),
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=models.Q(pinned=True),
+                name="one_pinned_entry_per_session",
+            ),
             models.UniqueConstraint(
                 fields=["session", "created_seq"], name="entry_created_seq_unique_per_session"
             ),
@@ -156,6 +167,19 @@ class Entry(models.Model):
     def was_edited(self) -> bool:
         """Its words or attribution changed after posting (a key-moment mark is not an edit)."""
         return self.edited_at is not None and not self.is_deleted
+
+    @property
+    def edited_by_other(self) -> bool:
+        """Its latest edit was made by someone other than its author (an organiser)."""
+        return (
+            self.was_edited
+            and self.edited_by_id is not None
+            and self.edited_by_id != self.author_id
+        )
+
+    @property
+    def shown_pinned(self) -> bool:
+        return self.pinned and not self.is_deleted
 
     def clean(self) -> None:
         """The rules for an entry, for every door: the console, the API, the admin, commands."""
@@ -332,3 +356,66 @@ class EntryRevision(models.Model):
 
     def __str__(self) -> str:
         return f"Entry #{self.entry_id} as of {self.written_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEvent(models.Model):
+    """One moderation action, or an edit by someone other than the entry's author.
+
+    Written by entries.actions inside the action's own transaction, so the log and the
+    stream never disagree; kept while the entry is hidden. Organisers read it on their
+    pages (/organise/<event>/audit/) and through GET /api/events/{slug}/audit.
+    """
+
+    class Action(models.TextChoices):
+        HIDDEN = "hidden", "Hidden"
+        RESTORED = "restored", "Restored"
+        PINNED = "pinned", "Pinned"
+        UNPINNED = "unpinned", "Unpinned"
+        FEATURED = "featured", "Featured"
+        UNFEATURED = "unfeatured", "Unfeatured"
+        EDITED = "edited", "Edited"
+        REVISION_RESTORED = "revision_restored", "Earlier version restored"
+
+    # None: the system (a command, the clock); a deleted account also leaves None.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="audit_events")
+    session = models.ForeignKey(
+        "talks.Session", on_delete=models.CASCADE, related_name="audit_events"
+    )
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True)
+    # The changed fields as they were and as they became.
+    before = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    after = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    # The number the change took in the session's stream.
+    seq = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["event", "-at"], name="audit_event_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} entry #{self.entry_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+def audit_events(event, *, session=None, actor=None, action=None, entry=None):
+    """An event's audit log, filtered as the organisers' page and the API ask: `session`
+    and `entry` ids, `actor` a username, `action` one of AuditEvent.Action."""
+    events = AuditEvent.objects.filter(event=event).select_related("actor")
+    if session is not None:
+        events = events.filter(session_id=session)
+    if actor:
+        events = events.filter(actor__username=actor)
+    if action:
+        events = events.filter(action=action)
+    if entry is not None:
+        events = events.filter(entry_id=entry)
+    return events

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 NOT_ASSIGNED = "You are not assigned to blog this session."
 NOT_YOURS = "You can only change your own entries."
+NOT_ORGANISER = "Only the organisers of this event can do that."
 
 
 def blog_refusal(user: User, session: Session) -> str | None:
@@ -56,6 +57,14 @@ def get_entry_for_editor(user: User, pk: int) -> Entry:
     reason = edit_refusal(user, entry)
     if reason:
         raise PermissionDenied(reason)
+    return entry
+
+
+def get_entry_for_moderator(user: User, pk: int) -> Entry:
+    """The entry (hidden ones included), if this user organises its event: pin, feature."""
+    entry = get_object_or_404(Entry.objects.for_display(), pk=pk)
+    if not entry.session.is_organised_by(user):
+        raise PermissionDenied(NOT_ORGANISER)
     return entry
 
 

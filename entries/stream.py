@@ -49,15 +49,27 @@ def entry_html(entry: Entry) -> str:
 
 
 def change_payload(
-    entry_id: int, seq: int, action: str, key_moment: bool, html: str | None
+    entry_id: int,
+    seq: int,
+    action: str,
+    key_moment: bool,
+    html: str | None,
+    pinned: bool = False,
+    featured: bool = False,
 ) -> dict[str, Any]:
-    """What a reader receives for one change to an entry; no html for a deletion."""
+    """What a reader receives for one change to an entry; no html for a deletion.
+
+    `pinned`: the page shows it above the stream (at most one per session); `featured`:
+    the event's front page shows it. Both false for a hidden entry.
+    """
     payload: dict[str, Any] = {
         "type": "entry",
         "action": action,
         "id": entry_id,
         "seq": seq,
         "key_moment": key_moment,
+        "pinned": pinned,
+        "featured": featured,
     }
     if html is not None:
         payload["html"] = html
@@ -67,8 +79,15 @@ def change_payload(
 def entry_payload(entry: Entry, action: str) -> dict[str, Any]:
     """What a reader receives for one change to an entry (also used for catch-up)."""
     html = None if action == "deleted" else entry_html(entry)
+    shown = not entry.is_deleted
     return change_payload(
-        entry.pk, entry.seq, action, entry.key_moment and not entry.is_deleted, html
+        entry.pk,
+        entry.seq,
+        action,
+        entry.key_moment and shown,
+        html,
+        pinned=entry.pinned and shown,
+        featured=entry.featured and shown,
     )
 
 
@@ -124,18 +143,29 @@ class CatchUp:
         rows = (
             Entry.objects.filter(session_id=self.session_id, seq__gt=self.after)
             .order_by("seq")
-            .values_list("pk", "seq", "created_seq", "deleted_at", "key_moment", "fragment")
+            .values_list(
+                "pk",
+                "seq",
+                "created_seq",
+                "deleted_at",
+                "key_moment",
+                "pinned",
+                "featured",
+                "fragment",
+            )
         )
         changes: list[tuple[int, dict[str, Any]]] = []
         unstored: dict[int, dict[str, Any]] = {}
-        for pk, seq, created_seq, deleted_at, key_moment, fragment in rows:
+        for pk, seq, created_seq, deleted_at, key_moment, pinned, featured, fragment in rows:
             if deleted_at is not None:
                 if created_seq > self.after:
                     continue  # created and deleted while away: never shown, nothing to do
                 payload = change_payload(pk, seq, Entry.Action.DELETED, False, None)
             else:
                 action = Entry.Action.CREATED if created_seq > self.after else Entry.Action.UPDATED
-                payload = change_payload(pk, seq, action, key_moment, fragment or None)
+                payload = change_payload(
+                    pk, seq, action, key_moment, fragment or None, pinned, featured
+                )
                 if not fragment:
                     unstored[pk] = payload
             changes.append((seq, payload))
@@ -145,9 +175,17 @@ class CatchUp:
             for entry in Entry.objects.filter(pk__in=batch).for_display():
                 payload = unstored[entry.pk]
                 if entry.is_deleted:
-                    payload.update(action=Entry.Action.DELETED, key_moment=False)
+                    payload.update(
+                        action=Entry.Action.DELETED, key_moment=False, pinned=False, featured=False
+                    )
+                    payload.pop("html", None)
                 else:
-                    payload.update(key_moment=entry.key_moment, html=entry_html(entry))
+                    payload.update(
+                        key_moment=entry.key_moment,
+                        pinned=entry.pinned,
+                        featured=entry.featured,
+                        html=entry_html(entry),
+                    )
         return changes
 
 

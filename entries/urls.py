@@ -21,6 +21,8 @@ urlpatterns = [
     path("entries/<id:pk>/delete/", views.delete, name="delete"),
     path("entries/<id:pk>/restore/", views.restore, name="restore"),
     path("entries/<id:pk>/key-moment/", views.key_moment, name="key_moment"),
+    path("entries/<id:pk>/pin/", views.moderate, {"flag": "pin"}, name="pin"),
+    path("entries/<id:pk>/feature/", views.moderate, {"flag": "feature"}, name="feature"),
     path("entries/<id:pk>/history/", views.history, name="history"),
     path(
         "entries/<id:pk>/history/<id:revision>/restore/",

@@ -4,8 +4,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from entries import actions, photos, stream
@@ -15,6 +17,7 @@ from entries.permissions import (
     check_post_rate,
     edit_refusal,
     get_entry_for_editor,
+    get_entry_for_moderator,
     get_entry_for_reviewer,
     require_blogger,
 )
@@ -53,15 +56,20 @@ def _refused(request: HttpRequest, refusal: actions.StreamRefused) -> HttpRespon
 
 def _console_entries(request: HttpRequest, session: Session) -> list[Entry]:
     entries = list(session.entries.visible().for_display().newest_first()[:50])
+    can_moderate = session.is_organised_by(request.user)
     for entry in entries:
         entry.session = session
         entry.can_edit = edit_refusal(request.user, entry) is None
+        entry.can_moderate = can_moderate
+        entry.is_others = entry.author_id != request.user.pk
     return entries
 
 
 def _console_entry(request: HttpRequest, entry: Entry, status: int = 200) -> HttpResponse:
     """One entry as the console shows it (its controls: the view has checked the user)."""
     entry.can_edit = True
+    entry.can_moderate = entry.session.is_organised_by(request.user)
+    entry.is_others = entry.author_id != request.user.pk
     return render(request, "entries/partials/console_entry.html", {"entry": entry}, status=status)
 
 
@@ -77,18 +85,36 @@ def session_page(request: HttpRequest, event: str, slug: str) -> HttpResponse:
         if not (before.isascii() and before.isdigit()) or len(before) > 18:
             return HttpResponseBadRequest("`before` must be a positive whole number.")
         entries = entries.filter(created_seq__lt=int(before))
+    # The head of the stream shows its key moments beside it and its pinned entry above
+    # it (in the slot live.js keeps), both read by one query.
+    highlights = (
+        list(
+            session.entries.visible()
+            .filter(Q(key_moment=True) | Q(pinned=True))
+            .order_by("created_seq")
+            .only(
+                "pk",
+                "session_id",
+                "html",
+                "created_at",
+                "created_seq",
+                "seq",
+                "key_moment",
+                "pinned",
+                "fragment",
+            )
+        )
+        if before is None
+        else []
+    )
+    key_moments = [entry for entry in highlights if entry.key_moment]
+    pinned = next((entry for entry in highlights if entry.pinned), None)
+    if pinned is not None:
+        entries = entries.exclude(pk=pinned.pk)
     per_page = settings.ENTRIES_PER_PAGE
     page = list(entries[: per_page + 1])
     older = page[per_page].created_seq + 1 if len(page) > per_page else None
     page = page[:per_page]
-    key_moments = (
-        session.entries.visible()
-        .filter(key_moment=True)
-        .order_by("created_seq")
-        .only("pk", "session_id", "html", "created_at", "created_seq")
-        if before is None
-        else []
-    )
     return render(
         request,
         "entries/session.html",
@@ -98,6 +124,7 @@ def session_page(request: HttpRequest, event: str, slug: str) -> HttpResponse:
             "entries": page,
             # The fragments readers are pushed, as stored with each entry (none rendered).
             "fragments": [stream.entry_html(entry) for entry in page],
+            "pinned": pinned and stream.entry_html(pinned),
             "older": older,
             "is_head": before is None,
             "last_seq": last_seq,
@@ -309,26 +336,49 @@ def console_entry(request: HttpRequest, pk: int) -> HttpResponse:
     return _console_entry(request, entry)
 
 
+def _hide_question(request: HttpRequest, entry: Entry, error: str = "", status: int = 200):
+    """Ask before hiding; someone else's entry (an organiser's moderation) needs a reason."""
+    others = entry.author_id != request.user.pk
+    context = {
+        "entry": entry,
+        "session": entry.session,
+        "needs_reason": others,
+        "reason": request.POST.get("reason", ""),
+        "error": error,
+        "reason_max": actions.REASON_MAX_LENGTH,
+    }
+    if request.htmx:
+        return render(request, "entries/partials/console_hide_form.html", context, status=status)
+    return render(
+        request,
+        "entries/confirm.html",
+        {
+            **context,
+            "question": "Hide this entry?" if others else "Delete this entry?",
+            "consequence": "Readers will see it disappear. It can be restored afterwards."
+            + (" The reason goes in the event's audit log." if others else ""),
+            "action": request.path,
+            "button": "Hide" if others else "Delete",
+        },
+        status=status,
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
-    """Hide an entry. Without JavaScript, GET asks first (htmx asks with hx-confirm)."""
+    """Hide an entry. Without JavaScript, GET asks first (htmx asks with hx-confirm, or, for
+    someone else's entry, with the inline form that takes the reason)."""
     entry = get_entry_for_editor(request.user, pk)
     if request.method == "GET":
         if entry.is_deleted:
             return redirect(entry.session.get_console_url())
-        return render(
-            request,
-            "entries/confirm.html",
-            {
-                "session": entry.session,
-                "question": "Delete this entry?",
-                "consequence": "Readers will see it disappear. You can restore it afterwards.",
-                "action": request.path,
-                "button": "Delete",
-                "entry": entry,
-            },
-        )
-    actions.hide_entry(entry=entry)
+        return _hide_question(request, entry)
+    try:
+        actions.hide_entry(entry=entry, by=request.user, reason=request.POST.get("reason", ""))
+    except actions.StreamRefused as refusal:
+        if refusal.status == 422:
+            return _hide_question(request, entry, error=str(refusal), status=422)
+        return _refused(request, refusal)
     if not request.htmx:
         return redirect(entry.session.get_console_url())
     return render(request, "entries/partials/console_deleted.html", {"entry": entry})
@@ -338,9 +388,47 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 def restore(request: HttpRequest, pk: int) -> HttpResponse:
     """Bring a hidden entry back: readers see it return where it was."""
     entry = get_entry_for_editor(request.user, pk)
-    actions.restore_entry(entry=entry)
+    try:
+        actions.restore_entry(entry=entry, by=request.user, reason=request.POST.get("reason", ""))
+    except actions.StreamRefused as refusal:
+        return _refused(request, refusal)
     if not request.htmx:
-        return redirect(entry.session.get_console_url())
+        return redirect(_back_to(request, entry))
+    return _console_entry(request, entry)
+
+
+def _back_to(request: HttpRequest, entry: Entry) -> str:
+    """Where a plain form goes after a change: `next` if it is one of our own paths
+    (the audit page's Restore), else the console at the entry."""
+    following = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(following, allowed_hosts=None) and following.startswith("/"):
+        return following
+    return entry.session.get_console_url() + f"#console-entry-{entry.pk}"
+
+
+MODERATION = {
+    "pin": (actions.pin_entry, actions.unpin_entry),
+    "feature": (actions.feature_entry, actions.unfeature_entry),
+}
+
+
+@require_POST
+def moderate(request: HttpRequest, pk: int, flag: str) -> HttpResponse:
+    """Pin or unpin, feature or unfeature an entry (organisers of its event): readers see it
+    at once. `value` is "on" or "off"."""
+    entry = get_entry_for_moderator(request.user, pk)
+    value = request.POST.get("value")
+    if value not in {"on", "off"}:
+        return HttpResponseBadRequest(f"value must be 'on' or 'off' to {flag} or un{flag}.")
+    on, off = MODERATION[flag]
+    try:
+        (on if value == "on" else off)(
+            entry=entry, by=request.user, reason=request.POST.get("reason", "")
+        )
+    except actions.StreamRefused as refusal:
+        return _refused(request, refusal)
+    if not request.htmx:
+        return redirect(_back_to(request, entry))
     return _console_entry(request, entry)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from organisers import imports, people, views
+from organisers import audit, imports, people, views
 
 app_name = "organisers"
 
@@ -33,6 +33,7 @@ urlpatterns = [
         people.invite_again,
         name="invite_again",
     ),
+    path("organise/<slug:slug>/audit/", audit.audit, name="audit"),
     path("organise/<slug:slug>/import/", imports.upload, name="import"),
     path("organise/<slug:slug>/import/apply/", imports.confirm, name="import_apply"),
     path("invitation/<str:uidb64>/<str:token>/", people.invitation, name="invitation"),

@@ -211,7 +211,11 @@ def test_the_admin_edits_and_moderates_through_the_actions(session, organiser, e
         )
         changelist = reverse("admin:entries_entry_changelist")
         for name in ("mark_key_moments", "hide_entries", "restore_entries"):
-            admin.post(changelist, {"action": name, "_selected_action": [entry.pk]})
+            # Hiding asks why first (the audit log keeps it), then hides.
+            form = {"action": name, "_selected_action": [entry.pk]}
+            admin.post(changelist, form)
+            if name == "hide_entries":
+                admin.post(changelist, {**form, "confirm": "yes", "reason": "Duplicate"})
         admin.post(
             reverse("admin:talks_session_changelist"),
             {"action": "end_sessions", "_selected_action": [session.pk]},

@@ -79,11 +79,15 @@ def bodies_with_a_lone_surrogate(valid: dict, fields: list[str]):
     yield "raw bytes of \\ud800", raw
 
 
+# Doors only the event's organisers may open (the blogger is refused them).
+ORGANISERS_ONLY = ("/pin", "/unpin", "/feature", "/unfeature")
+
+
 def test_every_json_body_with_a_lone_surrogate_is_a_400_that_names_it(
-    client, session, blogger, doors
+    client, session, blogger, organiser, doors
 ):
-    headers = bearer(blogger)
     for method, url, valid, fields in doors:
+        headers = bearer(organiser if url.endswith(ORGANISERS_ONLY) else blogger)
         assert fields, f"{method} {url} has no free-text field to try"
         before = snapshot()
         for label, raw in bodies_with_a_lone_surrogate(valid, fields):

@@ -50,6 +50,7 @@ def test_a_method_a_path_does_not_take_is_a_json_405_naming_those_it_does(
         "{entry_id}": str(entry.pk),
         "{revision_id}": str(revision.pk),
         "{question_id}": str(Question.objects.create(session=session, name="Ann", body="Why?").pk),
+        "{slug}": session.event.slug,
     }
     before = list(Entry.objects.values_list("pk", "body", "seq", "deleted_at"))
     for path, allowed in paths.items():

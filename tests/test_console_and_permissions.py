@@ -95,7 +95,10 @@ def test_editing_deleting_and_marking_the_assigned_bloggers_entry(
     assert (entry.body, entry.key_moment) == (
         ("Changed", True) if ALLOWED[who] else ("Original", False)
     )
-    response = client.post(reverse("entries:delete", args=[entry.pk]), HTTP_HX_REQUEST="true")
+    # Someone else's entry: hidden with a reason, which the audit log keeps.
+    response = client.post(
+        reverse("entries:delete", args=[entry.pk]), {"reason": "Off topic"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == code
     entry.refresh_from_db()
     assert entry.is_deleted is ALLOWED[who]

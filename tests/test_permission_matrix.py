@@ -39,7 +39,7 @@ from accounts.models import ApiToken
 from accounts.roles import BLOGGERS
 from archive.models import Summary
 from entries import actions
-from entries.models import Entry, Photo
+from entries.models import AuditEvent, Entry, Photo
 from liveblog.asgi import application
 from questions.models import Question
 from realtime.consumers import CLOSE_BAD_REQUEST
@@ -71,6 +71,13 @@ MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "history_other": (("form", "token"), WRITERS),
     "restore_revision_own": (("form", "token", "api_session"), WRITERS),
     "restore_revision_other": (("form", "token", "api_session"), MODERATORS),
+    # Moderation (entries.actions): pin one entry above the stream, feature entries on the
+    # event's page; the audit log of it all. The event's organisers only.
+    "pin": (("form", "htmx", "token", "api_session"), MODERATORS),
+    "unpin": (("form", "htmx", "token", "api_session"), MODERATORS),
+    "feature": (("form", "htmx", "token", "api_session"), MODERATORS),
+    "unfeature": (("form", "htmx", "token", "api_session"), MODERATORS),
+    "read_audit": (("form", "token", "api_session"), MODERATORS),
     "start_and_end": (("form", "htmx", "admin", "organise"), WRITERS),
     "change_session": (("organise",), MODERATORS),
     "assign_blogger": (("organise",), MODERATORS),
@@ -89,6 +96,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "approve_question": (("form", "htmx", "token", "api_session"), WRITERS),
     "reject_question": (("form", "htmx", "token", "api_session"), WRITERS),
 }
+MODERATION_FLAGS = {"pin", "unpin", "feature", "unfeature"}
 CELLS = [
     (role, action, door)
     for action, (doors, _) in MATRIX.items()
@@ -110,6 +118,8 @@ class World:
     hidden_others: Entry | None = None
     # A reader's question waiting in the session's queue.
     question: Question | None = None
+    # The colleague's entry, pinned and featured by an organiser, for unpinning and unfeaturing.
+    flagged: Entry | None = None
 
 
 @pytest.fixture
@@ -146,13 +156,24 @@ def world(
     world.hidden_others = post_entry(session, colleague, "The colleague's hidden entry")
     actions.hide_entry(entry=world.hidden_others)
     world.question = Question.objects.create(session=session, name="Ann", body="Why now?")
+    world.flagged = post_entry(session, colleague, "The colleague's pinned, featured entry")
+    actions.pin_entry(entry=world.flagged, by=organiser)
+    actions.feature_entry(entry=world.flagged, by=organiser)
     return world
 
 
 def snapshot(world: World) -> dict:
     """Everything a write could change."""
     entries = {
-        entry.pk: (entry.body, entry.seq, entry.key_moment, entry.deleted_at, entry.author_id)
+        entry.pk: (
+            entry.body,
+            entry.seq,
+            entry.key_moment,
+            entry.deleted_at,
+            entry.author_id,
+            entry.pinned,
+            entry.featured,
+        )
         for entry in Entry.objects.all()
     }
     session = Session.objects.get(pk=world.session.pk)
@@ -172,6 +193,7 @@ def snapshot(world: World) -> dict:
         "last_seq": session.last_seq,
         "tokens": tokens,
         "questions": set(Question.objects.values_list("pk", "status", "answer")),
+        "audit": AuditEvent.objects.count(),
     }
 
 
@@ -282,6 +304,17 @@ def perform(world: World, role: str, action: str, door: str):
         token, _ = ApiToken.issue(owner or world.colleague, "to revoke")
         url = reverse("accounts:revoke_token", args=[token.pk])
         return client.post(url, **headers), 302
+    if action in MODERATION_FLAGS:
+        flagged = world.flagged if action.startswith("un") else world.others
+        if api:
+            return client.post(f"/api/entries/{flagged.pk}/{action}", **headers), 200
+        url = reverse(f"entries:{action.removeprefix('un')}", args=[flagged.pk])
+        value = "off" if action.startswith("un") else "on"
+        return client.post(url, {"value": value}, **headers), 200 if door == "htmx" else 302
+    if action == "read_audit":
+        if api:
+            return client.get(f"/api/events/{session.event.slug}/audit", **headers), 200
+        return client.get(reverse("organisers:audit", args=[session.event.slug])), 200
     if door == "admin":
         return perform_in_admin(client, headers, world, action, entry)
     if door == "organise":
@@ -307,6 +340,11 @@ def perform(world: World, role: str, action: str, door: str):
         return client.post(reverse("entries:restore", args=[entry.pk]), **headers), success
     if api:
         url = f"/api/entries/{entry.pk}"
+        if action == "delete_other":
+            # Someone else's entry is hidden with a reason (DELETE without one is a 422).
+            body = json.dumps({"reason": "Off topic"})
+            hide = f"{url}/hide"
+            return client.post(hide, body, content_type="application/json", **headers), 200
         if verb == "delete":
             return client.delete(url, **headers), 200
         change = {"body": "Changed"} if verb == "edit" else {"key_moment": True}
@@ -317,7 +355,8 @@ def perform(world: World, role: str, action: str, door: str):
         url = reverse("entries:edit", args=[entry.pk])
         return client.post(url, {"kind": "text", "body": "Changed"}, **headers), success
     if verb == "delete":
-        return client.post(reverse("entries:delete", args=[entry.pk]), **headers), success
+        url = reverse("entries:delete", args=[entry.pk])
+        return client.post(url, {"reason": "Off topic"}, **headers), success
     url = reverse("entries:key_moment", args=[entry.pk])
     return client.post(url, {"key_moment": "on"}, **headers), success
 
@@ -366,6 +405,8 @@ def perform_in_admin(client: Client, headers: dict, world: World, action: str, e
         "restore_other": "restore_entries",
     }[action]
     data = {"action": name, "_selected_action": [entry.pk]}
+    if name == "hide_entries":  # asked why first: the answer comes with the confirmation
+        data.update(confirm="yes", reason="Off topic")
     return client.post(reverse("admin:entries_entry_changelist"), data, **headers), 302
 
 
@@ -440,6 +481,14 @@ def check_cell(world: World, role: str, action: str, door: str) -> None:
         assert changed[action.removesuffix("_own").removesuffix("_other")]
         assert after["last_seq"] == before["last_seq"] + 1
         assert entry.author_id == before["entries"][entry.pk][4]  # never re-attributed
+    elif action in MODERATION_FLAGS:
+        flagged = world.flagged if action.startswith("un") else world.others
+        flagged.refresh_from_db()
+        field = "pinned" if action.endswith("pin") else "featured"
+        assert getattr(flagged, field) is not action.startswith("un")
+        # Pinning the colleague's entry unpins the one pinned before: two changes.
+        assert after["last_seq"] == before["last_seq"] + (2 if action == "pin" else 1)
+        assert after["audit"] == before["audit"] + (2 if action == "pin" else 1)
     elif action == "start_and_end":
         assert after["status"] == "ended"
     elif action == "change_session":

@@ -72,6 +72,8 @@ async def test_edits_and_deletions_are_pushed_in_order(session, blogger):
         "id": entry.pk,
         "seq": 4,
         "key_moment": False,
+        "pinned": False,
+        "featured": False,
     }
     await communicator.disconnect()
 

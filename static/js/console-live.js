@@ -63,8 +63,11 @@
   async function applyEntry(msg) {
     const current = shown(msg.id);
     if (msg.action === "deleted") {
-      // This blogger's own deletion shows its "restore" note: leave it.
-      if (current && !current.classList.contains("console-entry--deleted")) current.remove();
+      // This blogger's own deletion shows its "restore" note: leave it. So does one whose
+      // request from here is still on its way (its answer swaps in that note; the socket
+      // may bring the change first, and htmx drops an answer for an element removed).
+      const pending = current && (current.matches(".htmx-request") || current.querySelector(".htmx-request"));
+      if (current && !pending && !current.classList.contains("console-entry--deleted")) current.remove();
       return;
     }
     const existingArticle = current && current.querySelector("article");

@@ -17,6 +17,7 @@
   const moreButton = $("new-updates");
   const statusSlot = $("session-status");
   const moments = $("key-moments");
+  const pinSlot = $("pinned-entry"); // the pinned entry, above the stream (one at most)
   const loadOlder = document.querySelector(".load-older");
   const momentsNav = moments && moments.closest("nav");
   const path = stream.dataset.wsPath;
@@ -144,6 +145,7 @@
 
   function refreshTimes() {
     list.querySelectorAll(".entry__time time").forEach(refreshTime);
+    if (pinSlot) pinSlot.querySelectorAll(".entry__time time").forEach(refreshTime);
     held.forEach((node) => node.querySelectorAll(".entry__time time").forEach(refreshTime));
   }
 
@@ -217,6 +219,12 @@
     const button = event.target.closest(".entry__share");
     if (button) share(button);
   });
+  if (pinSlot) {
+    pinSlot.addEventListener("click", (event) => {
+      const button = event.target.closest(".entry__share");
+      if (button) share(button);
+    });
+  }
 
   // ---- Where entries go: in order, or held behind the "new updates" button ----------
 
@@ -252,7 +260,7 @@
     held.clear();
     for (const node of nodes) place(node);
     updateMoreButton();
-    empty.hidden = list.children.length > 0;
+    showEmpty();
     if (byButton) {
       const newest = list.firstElementChild;
       list.scrollIntoView({ block: "start", behavior: reduceMotion.matches ? "auto" : "smooth" });
@@ -316,6 +324,47 @@
 
   // ---- Applying changes ----------------------------------------------------------------
 
+  // ---- The pinned entry: moved into the slot above the stream, and back when unpinned ----
+
+  function showEmpty() {
+    empty.hidden = list.children.length > 0 || Boolean(pinSlot && pinSlot.children.length);
+  }
+
+  function unpinOthers(id) {
+    // At most one is pinned: another one still in the slot was unpinned by a change that
+    // has not reached us yet (it will, and update it in place).
+    for (const other of Array.from(pinSlot.children)) {
+      if (other.id === "entry-" + id) continue;
+      other.remove();
+      if (belongsOnPage(other)) place(other);
+    }
+  }
+
+  function applyPin(msg, existing, node) {
+    // True if the change was applied here: the entry is, or was, the pinned one.
+    if (!pinSlot) return false;
+    const inSlot = Boolean(existing) && existing.parentNode === pinSlot;
+    const pin = msg.action !== "deleted" && msg.pinned;
+    if (!pin && !inSlot) return false;
+    if (pin) {
+      unpinOthers(msg.id);
+      enhance(node);
+      if (held.delete(msg.id)) updateMoreButton();
+      else if (existing) existing.remove();
+      pinSlot.appendChild(node);
+      if (msg.action === "created") announceArrival(node);
+    } else {
+      existing.remove();
+      if (node) {
+        enhance(node);
+        if (belongsOnPage(node)) place(node);
+      }
+    }
+    pinSlot.hidden = pinSlot.children.length === 0;
+    showEmpty();
+    return true;
+  }
+
   function applyEntry(msg) {
     const existing = document.getElementById("entry-" + msg.id) || held.get(msg.id);
     if (existing && parseInt(existing.dataset.seq, 10) >= msg.seq) return;
@@ -323,6 +372,7 @@
     const node = msg.action === "deleted" ? null : fragment(msg.html);
     // A new entry is shown or held; an update's entry is here only if it already was.
     syncMoment(msg, node, Boolean(existing) || msg.action === "created");
+    if (applyPin(msg, existing, node)) return;
     if (msg.action === "deleted") {
       if (held.delete(msg.id)) updateMoreButton();
       else if (existing) existing.remove();
@@ -352,7 +402,7 @@
       place(node);
     }
     // An update to an entry older than this page shows needs nothing here.
-    empty.hidden = list.children.length > 0;
+    showEmpty();
   }
 
   function applyStatus(msg) {
@@ -509,6 +559,7 @@
   });
 
   list.querySelectorAll("article.entry").forEach(enhance);
+  if (pinSlot) pinSlot.querySelectorAll("article.entry").forEach(enhance);
   setInterval(refreshTimes, 30000);
   connect();
 })();
