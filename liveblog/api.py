@@ -19,6 +19,8 @@ from liveblog.jsonbody import BadBody, StrictJSONParser
 from liveblog.middleware import too_many
 from liveblog.ratelimit import RateLimited
 from liveblog.views import database_unavailable
+from realtime.audience import readers_now
+from sessions.api import count_readers_with
 from sessions.api import router as sessions_router
 
 api = NinjaAPI(
@@ -33,6 +35,7 @@ api = NinjaAPI(
 )
 api.add_router("/events", events_router, tags=["events"])
 api.add_router("/sessions", sessions_router, tags=["sessions"])
+count_readers_with(readers_now)
 api.add_router("", entries_router, tags=["entries"])
 api.add_router("", archive_router, tags=["search"])
 
