@@ -5,26 +5,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('talks', '0005_session_follows_schedule'),
+        ("talks", "0005_session_follows_schedule"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AudienceMinute',
+            name="AudienceMinute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('minute', models.DateTimeField(help_text="The minute's start (UTC).")),
-                ('readers', models.PositiveIntegerField()),
-                ('peak', models.PositiveIntegerField()),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audience_minutes', to='talks.session')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("minute", models.DateTimeField(help_text="The minute's start (UTC).")),
+                ("readers", models.PositiveIntegerField()),
+                ("peak", models.PositiveIntegerField()),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audience_minutes",
+                        to="talks.session",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['session', 'minute'],
-                'constraints': [models.UniqueConstraint(fields=('session', 'minute'), name='audience_minute_once')],
+                "ordering": ["session", "minute"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("session", "minute"), name="audience_minute_once"
+                    )
+                ],
             },
         ),
     ]
