@@ -13,10 +13,15 @@ from sessions.models import Session, Speaker
 
 router = Router()
 
+
 # How many readers follow a session right now. The counting is realtime's
 # (realtime/audience.py), an app above this one, so the API's assembly (liveblog/api.py)
 # hands the counter in, as asgi.py hands the socket its catch-up.
-_count_readers: Callable[[int], int] = lambda session_id: 0
+def _no_count(session_id: int) -> int:
+    return 0
+
+
+_count_readers: Callable[[int], int] = _no_count
 
 
 def count_readers_with(counter: Callable[[int], int]) -> None:
