@@ -216,6 +216,33 @@ class Bench:
         seq = json.loads(response[body_start:])["seq"]
         return started, seq
 
+    async def readers_now(self) -> int | None:
+        """The session's readers_now from GET /api/sessions/{id}, on each server (the sum,
+        across workers, is the same on each: the first answer is taken)."""
+        args = self.args
+        if not args.post_path.endswith("/entries"):
+            return None  # the raw floor has no API
+        path = args.post_path.removesuffix("/entries")
+        reader, writer = await asyncio.open_connection("127.0.0.1", args.ports[-1])
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{args.ports[-1]}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        response = await reader.read()
+        writer.close()
+        if response.split(b" ", 2)[1] != b"200":
+            return None
+        return json.loads(response[response.find(b"\r\n\r\n") + 4 :]).get("readers_now")
+
+    async def wait_counted(self, expected: int, timeout: float = 15.0) -> tuple[int | None, float]:
+        """Poll readers_now until it counts every reader; (the count, seconds it took)."""
+        started = time.perf_counter()
+        count = await self.readers_now()
+        while count is not None and count != expected and time.perf_counter() - started < timeout:
+            await asyncio.sleep(0.25)
+            count = await self.readers_now()
+        return count, round(time.perf_counter() - started, 2)
+
 
 def summary(latencies: list[float]) -> dict[str, float]:
     if not latencies:
@@ -262,6 +289,8 @@ async def fanout(args: argparse.Namespace) -> dict:
     await asyncio.sleep(1.0)
     rss_after = rss(servers)
     connected = len(readers)
+    # The audience figure (realtime/audience.py) must count every reader, on every worker.
+    readers_now, counted_after_s = await bench.wait_counted(connected)
 
     # Two unmeasured entries, then the measured ones, one at a time.
     latencies: list[float] = []
@@ -312,6 +341,8 @@ async def fanout(args: argparse.Namespace) -> dict:
         "cpu_us_per_handshake": round(cpu_connect * 1e6 / max(1, connected), 1),
         "handshake_p50_ms": round(statistics.median(durations) * 1000, 2) if durations else None,
         "frame_bytes": bench.frame_bytes,
+        "readers_now": readers_now,
+        "readers_counted_after_s": counted_after_s,
         "per_entry": per_entry,
     }
 

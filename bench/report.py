@@ -96,8 +96,8 @@ def fanout_table(table: dict[str, dict[int, dict]], labels: dict[str, str]) -> l
     floor = table.get("raw", {})
     lines = [
         "| target | readers | p50 ms | p99 ms | max ms | p99 × floor | typical entry p99 ms "
-        "(× floor) | delivered | CPU µs/msg | KiB/reader | handshakes/s | load |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "(× floor) | delivered | CPU µs/msg | KiB/reader | handshakes/s | readers_now | load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for target, runs in table.items():
         for readers in sorted(runs):
@@ -113,16 +113,27 @@ def fanout_table(table: dict[str, dict[int, dict]], labels: dict[str, str]) -> l
                 f"| {fmt(run['max_ms'])} | {times(ratio(run['p99_ms'], floor_p99))} "
                 f"| {fmt(typical)} ({times(ratio(typical, floor_typical))}) | {delivered} | {fmt(run['cpu_us_per_delivered'])} "
                 f"| {fmt(run['kib_per_reader'])} | {fmt(run['handshakes_per_s'])} "
-                f"| {fmt(run.get('load_average'))} |"
+                f"| {counted(run)} | {fmt(run.get('load_average'))} |"
             )
     lines.append("")
     lines.append(
+        "*readers_now* is `GET /api/sessions/{id}`'s audience figure once the readers are "
+        "connected, and how long it took to count them all (counting is on in every run: "
+        "realtime/audience.py, a round every 2 s); – where the target has no API. "
         "*load* is the machine's 1-minute load average as the run ended (2 cores: above 2, "
         "something else was competing for them). "
         + "; ".join(f"**{name}**: {label}" for name, label in labels.items())
         + "."
     )
     return lines
+
+
+def counted(run: dict) -> str:
+    count = run.get("readers_now")
+    if count is None:
+        return "–"
+    text = f"{count:,} in {run['readers_counted_after_s']} s"
+    return text if count == run["connected"] else f"**{text}**"
 
 
 def verdict(ok: bool | None) -> str:

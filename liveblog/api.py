@@ -20,6 +20,8 @@ from liveblog.middleware import too_many
 from liveblog.ratelimit import RateLimited
 from liveblog.views import database_unavailable
 from questions.api import router as questions_router
+from realtime.audience import readers_now
+from sessions.api import count_readers_with
 from sessions.api import router as sessions_router
 
 api = NinjaAPI(
@@ -34,6 +36,7 @@ api = NinjaAPI(
 )
 api.add_router("/events", events_router, tags=["events"])
 api.add_router("/sessions", sessions_router, tags=["sessions"])
+count_readers_with(readers_now)
 api.add_router("", entries_router, tags=["entries"])
 api.add_router("", archive_router, tags=["search"])
 api.add_router("", questions_router, tags=["questions"])

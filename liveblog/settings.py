@@ -194,6 +194,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
+REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "liveblog")
 # With Redis, pub/sub by default: one PUBLISH per change whatever the number of readers,
 # and the figures in docs/deploy.md (bench/channel_layers.py). CHANNEL_LAYER=redis selects
 # the list-based RedisChannelLayer; "memory" serves one process only.
@@ -215,7 +216,7 @@ else:
             # Several comma-separated URLs shard the layer over several Redis hosts.
             "CONFIG": {
                 "hosts": envlist("REDIS_URL", []),
-                "prefix": os.environ.get("REDIS_PREFIX", "liveblog"),
+                "prefix": REDIS_PREFIX,
             },
         }
     }
@@ -226,7 +227,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": envlist("REDIS_URL", [])[0],
-            "KEY_PREFIX": os.environ.get("REDIS_PREFIX", "liveblog"),
+            "KEY_PREFIX": REDIS_PREFIX,
         }
     }
 else:
@@ -352,6 +353,13 @@ WEBSOCKET_CONNECT_RATE = envfloat("WEBSOCKET_CONNECT_RATE", 1000)  # new ones pe
 WEBSOCKET_CONNECT_BURST = envint("WEBSOCKET_CONNECT_BURST", 2000)  # ...after a burst of this
 # A reader who missed more changes than this is told to reload instead of replaying them.
 CATCHUP_MAX_CHANGES = envint("CATCHUP_MAX_CHANGES", 500)
+
+# Audience figures (realtime/audience.py): every tick each process tells its readers the
+# count if it changed, publishes its own counts (with Redis) and samples the per-minute
+# history; a process's published counts stop counting TTL seconds after its last tick.
+# A tick of 0 turns the background round off (the tests run it by hand).
+AUDIENCE_TICK_SECONDS = envfloat("AUDIENCE_TICK_SECONDS", 2.0)
+AUDIENCE_TTL_SECONDS = envfloat("AUDIENCE_TTL_SECONDS", 10.0)
 
 # Photos (docs/api.md): the upload endpoint's own body limit (the API's stays 64 KiB
 # elsewhere), a pixel limit checked before decoding (a 48-megapixel phone photo passes,

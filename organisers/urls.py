@@ -7,6 +7,7 @@ app_name = "organisers"
 urlpatterns = [
     path("organise/", views.events, name="events"),
     path("organise/<slug:slug>/", views.event, name="event"),
+    path("organise/<slug:slug>/dashboard/", views.event_dashboard, name="dashboard"),
     path("organise/<slug:slug>/sessions/new/", views.session_form, name="session_new"),
     path("organise/<slug:slug>/sessions/<id:pk>/", views.session_form, name="session"),
     path("organise/<slug:slug>/sessions/<id:pk>/status/", views.session_status, name="status"),

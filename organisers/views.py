@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.roles import BLOGGERS
 from entries import actions
 from events.models import Event, organises
+from organisers.dashboard import session_figures
 from organisers.forms import SessionForm, SpeakerForm
 from sessions.models import Session, Speaker
 
@@ -52,6 +53,18 @@ def event(request: HttpRequest, slug: str) -> HttpResponse:
     event = get_event_for_organiser(request, slug)
     sessions = event.sessions.prefetch_related("speakers", "bloggers")
     return render(request, "organisers/event.html", {"event": event, "sessions": sessions})
+
+
+@login_required
+def event_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    """Audience and activity per session (organisers/dashboard.py): organisers of the event."""
+    event = get_event_for_organiser(request, slug)
+    figures = session_figures(event)
+    return render(
+        request,
+        "organisers/dashboard.html",
+        {"event": event, "figures": figures, "charted": [f for f in figures if f.chart]},
+    )
 
 
 @login_required

@@ -3,7 +3,9 @@
 Protocol (docs/realtime.md): connect to /ws/sessions/<id>/?after=SEQ; the server sends
 every change after SEQ in sequence order, then {"type": "caught_up", "seq": N}, then live
 changes, which the in-process hub (realtime/hub.py) writes to every reader of the session.
-Clients may only send {"type": "ping"}; anything else closes the socket.
+Clients may only send {"type": "ping"}; anything else closes the socket. The readers' count
+({"type": "readers", "count": N}) comes every few seconds when it changes
+(realtime/audience.py); a console's socket (`console=1`) hears it but is not counted.
 
 Each worker admits a limited number of sockets per client address (ConnectionGate); a
 signed-in reader's socket also listens on its sign-in's group, so that signing out closes it.
@@ -102,9 +104,11 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.listener: Listener | None = None
         self.address: str | None = None
         self.in_sign_in_group = False
-        after = _parse_after(self.scope.get("query_string", b""))
+        query = self.scope.get("query_string", b"")
+        after = _parse_after(query)
+        console = _parse_console(query)
         await self.accept()
-        if after is None:
+        if after is None or console is None:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
         address = gate_address(self.scope)
@@ -116,7 +120,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         self.address = address
         try:
-            await self.start(after)
+            await self.start(after, counted=not console)
         except BaseException:
             # The layer failed, the socket went mid catch-up, or the server cancelled us: no
             # disconnect will follow, so give back now what was taken, or the gate's count
@@ -124,14 +128,14 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self.leave()
             raise
 
-    async def start(self, after: int) -> None:
+    async def start(self, after: int, counted: bool = True) -> None:
         if self.sign_in is not None and self.channel_layer is not None:
             self.in_sign_in_group = True
             await self.channel_layer.group_add(self.sign_in, self.channel_name)
         # Join before reading the catch-up, so nothing committed in between is missed: the
         # hub holds live changes until the reader goes live, then skips those covered.
         self.hub = get_hub()
-        listener = Listener(sink_for(self.base_send, CLOSE_TOO_SLOW))
+        listener = Listener(sink_for(self.base_send, CLOSE_TOO_SLOW), counted=counted)
         try:
             subscription = await self.hub.join(self.session_id, listener)
         except SessionNotFound:
@@ -215,6 +219,18 @@ def gate_address(scope: dict[str, Any]) -> str:
     if address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(ipaddress.ip_network(f"{address}/64", strict=False))
+
+
+def _parse_console(query_string: bytes) -> bool | None:
+    """`console=1`: the blogging console's socket, which hears the readers' count but is
+    not one of them (realtime/audience.py). Absent or 0: a reader. Anything else is bad."""
+    try:
+        values = parse_qs(query_string.decode("ascii"), keep_blank_values=True).get("console")
+    except UnicodeDecodeError:
+        return None
+    if not values:
+        return False
+    return {"0": False, "1": True}.get(values[-1])
 
 
 def _parse_after(query_string: bytes) -> int | None:

@@ -34,8 +34,9 @@ from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 
-from realtime import broadcast
+from realtime import audience, broadcast
 from sessions.models import Session
 
 logger = logging.getLogger(__name__)
@@ -73,11 +74,15 @@ def text_frame(payload: bytes) -> bytes:
 
 
 class Frame:
-    """One change as every reader in the process receives it, encoded once."""
+    """One change as every reader in the process receives it, encoded once.
+
+    A frame without a seq (the readers' count) is no change of the stream: only readers
+    already live get it.
+    """
 
     __slots__ = ("_wire", "seq", "text")
 
-    def __init__(self, seq: int, text: str) -> None:
+    def __init__(self, seq: int | None, text: str) -> None:
         self.seq = seq
         self.text = text
         self._wire: bytes | None = None
@@ -241,12 +246,16 @@ def _unwrap(send: Send) -> Send:
 
 
 class Listener:
-    """One reader's place in its session's subscription."""
+    """One reader's place in its session's subscription.
 
-    __slots__ = ("cursor", "dropped", "held", "sink", "subscription")
+    counted: whether it is one of the session's audience (a console's socket is not).
+    """
 
-    def __init__(self, sink: Sink) -> None:
+    __slots__ = ("counted", "cursor", "dropped", "held", "sink", "subscription")
+
+    def __init__(self, sink: Sink, counted: bool = True) -> None:
         self.sink = sink
+        self.counted = counted
         self.cursor: int | None = None  # None while catching up
         self.held: list[Frame] = []
         self.dropped = False
@@ -256,10 +265,12 @@ class Listener:
         if self.dropped:
             return
         if self.cursor is None:
+            if frame.seq is None:
+                return  # the count: go_live sends the latest
             self.held.append(frame)
             if len(self.held) > READER_QUEUE_LIMIT:
                 self.drop()
-        elif frame.seq > self.cursor and not self.sink.write(frame):
+        elif (frame.seq is None or frame.seq > self.cursor) and not self.sink.write(frame):
             self.drop()
 
     def go_live(self, cursor: int) -> None:
@@ -268,6 +279,8 @@ class Listener:
         held, self.held = self.held, []
         for frame in held:
             self.push(frame)
+        if self.subscription is not None and self.subscription.readers_frame is not None:
+            self.push(self.subscription.readers_frame)
 
     def drop(self) -> None:
         self.dropped = True
@@ -298,6 +311,9 @@ class Subscription:
         self.head = 0
         self.trusted = False
         self.delivered = 0
+        # The readers' count last told this session's sockets here (realtime/audience.py).
+        self.readers_told: int | None = None
+        self.readers_frame: Frame | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.ready = asyncio.ensure_future(self._start())
 
@@ -401,6 +417,14 @@ class Subscription:
         """Readers below seq catch up (live.js reconnects); the others ignore it."""
         self._tell_all(Frame(seq, broadcast.encode({"type": "head", "seq": seq})))
 
+    def tell_readers(self, count: int) -> None:
+        """Tell every live reader here how many follow the session, if that changed."""
+        if count == self.readers_told:
+            return
+        self.readers_told = count
+        self.readers_frame = Frame(None, broadcast.encode({"type": "readers", "count": count}))
+        self._tell_all(self.readers_frame)
+
     def _tell_all(self, frame: Frame) -> None:
         failed = []
         for listener in self.listeners:
@@ -436,6 +460,8 @@ class Hub:
             raise RuntimeError("live readers need a channel layer: set CHANNEL_LAYERS")
         self.layer = layer
         self.subscriptions: dict[int, Subscription] = {}
+        self.audience = audience.Audience(lambda: self.subscriptions.values())
+        self.audience.start(settings.AUDIENCE_TICK_SECONDS)
 
     async def join(self, session_id: int, listener: Listener) -> Subscription:
         """Subscribe the listener, and the process if it is the session's first reader here.
@@ -447,6 +473,8 @@ class Hub:
             subscription = self.subscriptions[session_id] = Subscription(self.layer, session_id)
         subscription.listeners.add(listener)
         listener.subscription = subscription
+        if listener.counted:
+            audience.arrive(session_id)
         try:
             await asyncio.shield(subscription.ready)
         except BaseException:
@@ -461,6 +489,8 @@ class Hub:
         if subscription is None or listener not in subscription.listeners:
             return
         subscription.listeners.discard(listener)
+        if listener.counted:
+            audience.depart(subscription.session_id)
         if not subscription.listeners:
             # A subscription that failed to start may already have been replaced.
             if self.subscriptions.get(subscription.session_id) is subscription:

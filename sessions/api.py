@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -11,6 +12,21 @@ from liveblog.ids import parse_id
 from sessions.models import Session, Speaker
 
 router = Router()
+
+
+# How many readers follow a session right now. The counting is realtime's
+# (realtime/audience.py), an app above this one, so the API's assembly (liveblog/api.py)
+# hands the counter in, as asgi.py hands the socket its catch-up.
+def _no_count(session_id: int) -> int:
+    return 0
+
+
+_count_readers: Callable[[int], int] = _no_count
+
+
+def count_readers_with(counter: Callable[[int], int]) -> None:
+    global _count_readers
+    _count_readers = counter
 
 
 class SpeakerOut(Schema):
@@ -50,6 +66,15 @@ class SessionOut(Schema):
         return context["request"].build_absolute_uri(session.get_absolute_url())
 
 
+class SessionDetailOut(SessionOut):
+    readers_now: int = Field(
+        description=(
+            "Readers following the session's live stream right now, across every server "
+            "process (their websockets; bloggers' consoles are not counted)."
+        )
+    )
+
+
 class SessionFilter(Schema):
     # A slug or an id: anything else (a NUL byte, which PostgreSQL refuses) is a 422.
     event: str | None = Field(
@@ -72,6 +97,8 @@ def list_sessions(request: HttpRequest, filters: Query[SessionFilter]):
     return list(sessions)  # read here, as events.api does: a database error is a 503
 
 
-@router.get("/{int:session_id}", response=SessionOut, summary="One session")
+@router.get("/{int:session_id}", response=SessionDetailOut, summary="One session")
 def get_session(request: HttpRequest, session_id: int):
-    return get_object_or_404(Session.objects.for_listing(), pk=session_id)
+    session = get_object_or_404(Session.objects.for_listing(), pk=session_id)
+    session.readers_now = _count_readers(session.pk)
+    return session

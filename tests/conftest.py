@@ -41,6 +41,12 @@ def _separate_rate_limits(settings):
 
 
 @pytest.fixture(autouse=True)
+def _audience_round_by_hand(settings):
+    """No background audience round: a test that wants one calls hub.audience.tick()."""
+    settings.AUDIENCE_TICK_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _media_in_a_temporary_folder(settings, tmp_path_factory):
     """Photos' renditions go to a folder of the test's own, never into the work tree."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")

@@ -40,6 +40,7 @@ MESSAGE_TIMEOUT = 10.0
 EVENT_SLUG = "smw-london-2026"
 SESSION_SLUG = "like-minds-social-business"
 BLOGGER = ("blogger", "liveblog-demo")
+ORGANISER = ("organiser", "liveblog-demo")
 
 
 def require(condition: bool, reason: str) -> None:
@@ -159,6 +160,12 @@ class Process:
     def running(self) -> bool:
         return self.popen.poll() is None
 
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as when the machine's OOM killer strikes."""
+        if self.running():
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=STOP_TIMEOUT)
+
     def stop(self) -> None:
         if self.running():
             os.killpg(self.popen.pid, signal.SIGTERM)
@@ -245,6 +252,9 @@ class Topology:
     def stop_worker(self, name: str) -> None:
         self.workers[name][0].stop()
 
+    def kill_worker(self, name: str) -> None:
+        self.workers[name][0].kill()
+
     def start_proxy(self) -> int | None:
         """Caddy with deploy/Caddyfile in front of every worker; None when Caddy is missing."""
         caddy = shutil.which("caddy")
@@ -304,8 +314,9 @@ class Blogger:
     the production settings unchanged (secure cookies, HTTPS redirect, HSTS).
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, credentials: tuple[str, str] = BLOGGER) -> None:
         self.port = port
+        self.credentials = credentials
         self.cookies: dict[str, str] = {}
 
     def _request(self, method: str, path: str, form: dict[str, str] | None = None):
@@ -334,7 +345,7 @@ class Blogger:
     def log_in(self) -> None:
         status, _, _ = self._request("GET", "/accounts/login/")
         assert status == 200, status
-        username, password = BLOGGER
+        username, password = self.credentials
         status, headers, text = self._request(
             "POST", "/accounts/login/", {"username": username, "password": password}
         )
@@ -392,7 +403,7 @@ class Reader:
                     message = await self._receive()
                     if message["type"] in {"entry", "status"}:
                         return message
-                    assert message["type"] == "pong", message
+                    assert message["type"] in {"pong", "readers"}, message
         except TimeoutError:
             raise AssertionError(
                 f"{self.name} received no change after seq {self.cursor} within {MESSAGE_TIMEOUT}s"
@@ -407,6 +418,8 @@ class Reader:
         await self.connection.send(json.dumps({"type": "ping"}))
         async with asyncio.timeout(MESSAGE_TIMEOUT):
             message = json.loads(await self.connection.recv())
+            while message["type"] == "readers":  # the audience's count: no change
+                message = json.loads(await self.connection.recv())
         assert message == {"type": "pong"}, f"{self.name} had more queued: {message}"
 
     async def closed_or_change(self) -> dict[str, Any] | None:

@@ -12,16 +12,20 @@ REQUIRE_MULTIPROCESS=1 so that it cannot quietly skip there).
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 
 import pytest
 
 from tests.multiworker_support import (
     EVENT_SLUG,
+    ORGANISER,
     SESSION_SLUG,
     Blogger,
     Reader,
     WorkerDatabase,
     html_id,
+    http_request,
     manage,
     production_env,
     require,
@@ -178,3 +182,115 @@ async def test_the_proxy_forwards_websocket_upgrades_and_health_checks(prepared,
         assert reader.caught_up_at == [last_seq(prepared)]
     finally:
         await reader.close()
+
+
+async def eventually(what: str, check, timeout: float) -> None:
+    """Poll check() (in a thread) until it is true; the workers' rounds run on their clock."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        last = await asyncio.to_thread(check)
+        if last is True:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: still {last!r} after {timeout}s")
+        await asyncio.sleep(0.25)
+
+
+def readers_now(port: int, session_id: int) -> int:
+    status, headers, body = http_request(
+        port,
+        "GET",
+        f"/api/sessions/{session_id}",
+        headers={"Host": f"127.0.0.1:{port}", "X-Forwarded-Proto": "https"},
+    )
+    assert status == 200, (status, headers.get("Location"), body[:300])
+    return json.loads(body)["readers_now"]
+
+
+async def test_readers_on_both_workers_are_counted_together_told_kept_per_minute_and_a_killed_workers_drop_out(
+    prepared, topology
+):
+    """Followed through both workers, a session shows the sum in the API, on the sockets
+    and on the dashboard; the minute is written; a worker killed with SIGKILL drops out
+    once its published counts expire (AUDIENCE_TTL_SECONDS, 10 s)."""
+    worker_db, _, session_id = prepared
+    proxy_port = topology.start_proxy()
+    start = last_seq(prepared)
+    on_a = [Reader(f"a-{i}", session_id) for i in range(2)]
+    on_b = [Reader(f"b-{i}", session_id) for i in range(3)]
+    # Through Caddy, which spreads them over both workers, when it is installed.
+    proxied = [Reader(f"proxy-{i}", session_id) for i in range(2 if proxy_port else 0)]
+    try:
+        for reader in on_a:
+            await reader.connect(topology.port("worker-a"), start)
+        for reader in on_b:
+            await reader.connect(topology.port("worker-b"), start)
+        for reader in proxied:
+            await reader.connect(proxy_port, start)
+        total = 5 + len(proxied)
+        # (The API is read on each worker directly: Caddy here speaks plain HTTP, which the
+        # production settings redirect to HTTPS.)
+        for port in (topology.port("worker-a"), topology.port("worker-b")):
+            await eventually(
+                f"readers_now through port {port}",
+                lambda port=port: (
+                    readers_now(port, session_id) == total or readers_now(port, session_id)
+                ),
+                timeout=15,
+            )
+        # Every socket, on either worker, is told the sum.
+        for reader in (on_a[0], on_b[0], *proxied):
+            async with asyncio.timeout(15):
+                while (message := await reader._receive()) != {"type": "readers", "count": total}:
+                    assert message["type"] == "readers", message
+
+        organiser = Blogger(topology.port("worker-b"), ORGANISER)
+        await asyncio.to_thread(organiser.log_in)
+        status, _, html = await asyncio.to_thread(
+            organiser._request, "GET", f"/organise/{EVENT_SLUG}/dashboard/"
+        )
+        assert status == 200, html[:300]
+        cell = re.search(
+            rf'<tr data-session="{session_id}">.*?data-figure="readers-now">(.*?)</td>', html, re.S
+        ).group(1)
+        assert re.sub(r"<[^>]+>|Reading now: ", "", cell).strip() == str(total)
+
+        # The minute is written once it is over (by both workers, the same row).
+        def minute_written():
+            peak = worker_db.query_one(
+                "SELECT COALESCE(MAX(peak), 0) FROM realtime_audienceminute WHERE session_id = %s",
+                session_id,
+            )[0]
+            return peak == total or peak
+
+        await eventually("the minute's row", minute_written, timeout=75)
+        status, _, html = await asyncio.to_thread(
+            organiser._request, "GET", f"/organise/{EVENT_SLUG}/dashboard/"
+        )
+        assert "<svg" in html and f": {total} readers</title>" in html
+
+        await close_all(proxied)
+        await eventually(
+            "readers_now once the proxied readers left",
+            lambda: (
+                readers_now(topology.port("worker-a"), session_id) == 5
+                or readers_now(topology.port("worker-a"), session_id)
+            ),
+            timeout=15,
+        )
+        # worker-b dies without a word: its three readers stop counting within its expiry.
+        topology.kill_worker("worker-b")
+        await eventually(
+            "readers_now after worker-b was killed",
+            lambda: (
+                readers_now(topology.port("worker-a"), session_id) == 2
+                or readers_now(topology.port("worker-a"), session_id)
+            ),
+            timeout=20,
+        )
+        async with asyncio.timeout(20):
+            while (message := await on_a[0]._receive()) != {"type": "readers", "count": 2}:
+                assert message["type"] == "readers", message
+    finally:
+        await close_all([*on_a, *on_b, *proxied])

@@ -82,6 +82,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
     "change_session": (("organise",), MODERATORS),
     "assign_blogger": (("organise",), MODERATORS),
     "organise_event": (("form",), MODERATORS),
+    "event_dashboard": (("form",), MODERATORS),  # audience figures (organisers/dashboard.py)
     "create_token": (("form",), SIGNED_IN),
     "revoke_own_token": (("form",), SIGNED_IN),
     "revoke_others_token": (("form",), set()),
@@ -321,6 +322,8 @@ def perform(world: World, role: str, action: str, door: str):
         return perform_in_organisers_pages(client, headers, world, action)
     if action == "organise_event":
         return client.get(reverse("organisers:event", args=[session.event.slug])), 200
+    if action == "event_dashboard":
+        return client.get(reverse("organisers:dashboard", args=[session.event.slug])), 200
 
     success = 200 if door == "htmx" or api else 302
     if action == "post":

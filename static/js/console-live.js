@@ -15,6 +15,7 @@
   const seen = new Set();
   let attempt = 0;
   let socket = null;
+  const readersNow = document.getElementById("readers-now");
 
   const createdSeq = (node) => {
     const article = node.matches("article") ? node : node.querySelector("article");
@@ -108,12 +109,16 @@
       attempt = 0;
     } else if (msg.type === "reload") {
       window.location.reload();
+    } else if (msg.type === "readers" && readersNow && typeof msg.count === "number") {
+      // The audience (this console is not counted: docs/realtime.md).
+      readersNow.textContent = msg.count === 0 ? "no one reading yet" : msg.count + " reading";
+      readersNow.hidden = false;
     }
   }
 
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    const ws = new WebSocket(scheme + window.location.host + list.dataset.wsPath + "?after=" + cursor);
+    const ws = new WebSocket(scheme + window.location.host + list.dataset.wsPath + "?console=1&after=" + cursor);
     socket = ws;
     ws.addEventListener("message", onMessage);
     ws.addEventListener("close", (event) => {

@@ -18,6 +18,7 @@
   const statusSlot = $("session-status");
   const moments = $("key-moments");
   const pinSlot = $("pinned-entry"); // the pinned entry, above the stream (one at most)
+  const readersNow = $("readers-now");
   const loadOlder = document.querySelector(".load-older");
   const momentsNav = moments && moments.closest("nav");
   const path = stream.dataset.wsPath;
@@ -454,6 +455,14 @@
     bannerTimer = setTimeout(() => showBanner(""), 5000);
   }
 
+  // How many follow the session now (this reader included), sent when it changes. Not a
+  // live region: a figure that moves every few seconds would talk over the entries.
+  function showReaders(count) {
+    if (!readersNow || typeof count !== "number" || count < 0) return;
+    readersNow.textContent = count === 0 ? "no one reading" : count + " reading";
+    readersNow.hidden = false;
+  }
+
   function onMessage(event) {
     let msg;
     try {
@@ -490,6 +499,10 @@
       case "busy":
         busyUntil = Date.now() + (Number(msg.retry_after) || 0) * 1000;
         break;
+      case "readers":
+        showReaders(msg.count);
+        break;
+      // Any other type is for a newer page: ignore it.
     }
   }
 
