@@ -26,6 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from entries.models import Entry
 from events.models import Event
+from questions.models import Question
 from realtime.audience import readers_now_many
 from realtime.models import AudienceMinute
 from sessions.models import Session
@@ -51,6 +52,8 @@ class SessionFigures:
     peak_at: dt.datetime | None
     entries: int
     quotes: int
+    questions: int = 0  # readers' questions sent, whatever became of them
+    questions_waiting: int = 0  # of which still waiting in the queue
     minutes: list[Minute] = field(default_factory=list)
     chart: SafeString | None = None
 
@@ -71,6 +74,7 @@ def session_figures(event: Event) -> list[SessionFigures]:
     ):
         history.setdefault(session_id, []).append(Minute(minute.astimezone(zone), readers, peak))
     now = readers_now_many([s.pk for s in sessions])
+    asked = Question.objects.counts_by_session(s.pk for s in sessions)
     figures = []
     for session in sessions:
         minutes = history.get(session.pk, [])[-CHART_MAX_MINUTES:]
@@ -86,6 +90,8 @@ def session_figures(event: Event) -> list[SessionFigures]:
                 peak_at=peak_at,
                 entries=session.entry_count,
                 quotes=session.quote_count,
+                questions=asked.get(session.pk, {}).get("total", 0),
+                questions_waiting=asked.get(session.pk, {}).get(Question.Status.PENDING, 0),
                 minutes=minutes,
                 chart=readers_chart(f"chart-{session.pk}", session.title, minutes, event.time_zone)
                 if minutes

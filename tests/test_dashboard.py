@@ -14,6 +14,8 @@ import pytest
 from django.urls import reverse
 
 from entries import actions
+from questions import moderation
+from questions.models import Question
 from realtime import audience
 from realtime.models import AudienceMinute
 from tests.conftest import post_entry
@@ -135,3 +137,19 @@ def test_the_event_pages_link_to_it(client, organiser, event):
 def test_only_the_events_organisers_see_it(client, event, session, who, request):
     client.force_login(request.getfixturevalue(who))
     assert client.get(reverse("organisers:dashboard", args=[event.slug])).status_code == 403
+
+
+def test_each_session_counts_its_readers_questions_and_those_still_waiting(
+    client, organiser, event, session, other_session, blogger
+):
+    asked = [
+        Question.objects.create(session=session, name=name, body="Why?")
+        for name in ("Ann", "Bo", "Cy")
+    ]
+    moderation.approve(question=asked[0], by=blogger)
+    moderation.reject(question=asked[1], by=blogger)
+
+    html = dashboard(client, organiser, event)
+
+    assert figure(row(html, session), "questions") == "3 (1 waiting)"
+    assert figure(row(html, other_session), "questions") == "0"
