@@ -1,9 +1,10 @@
 """Every change to a session's stream happens here, and nowhere else.
 
 Posting, editing, hiding and restoring an entry, marking a key moment, pinning and
-featuring it, starting and ending a session: each function runs the change's transaction, takes the session's next sequence
-number under its row lock, saves, builds what readers are told then and there, and hands
-it to realtime.broadcast to send once the transaction commits (as Zulip's zerver/actions
+featuring it, publishing an approved reader's question, starting and ending a session:
+each function runs the change's transaction, takes the session's next sequence number
+under its row lock, saves, builds what readers are told then and there, and hands it to
+realtime.broadcast to send once the transaction commits (as Zulip's zerver/actions
 do). Views, the API, the admin, management commands and the clock call these; a path
 that saves a stream change any other way is a bug (tests/test_actions.py walks the doors).
 

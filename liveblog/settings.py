@@ -341,7 +341,9 @@ RATE_LIMIT_LOGIN_PER_ADDRESS = envint("RATE_LIMIT_LOGIN_PER_ADDRESS", 100)  # 5 
 RATE_LIMIT_POSTS = envint("RATE_LIMIT_POSTS", 60)  # new entries per blogger per minute
 RATE_LIMIT_API = envint("RATE_LIMIT_API", 600)  # API calls per token per minute
 # Readers' questions per address (hashed, never stored raw) in 10 minutes, every session.
-RATE_LIMIT_QUESTIONS = envint("RATE_LIMIT_QUESTIONS", 5)
+# A venue's Wi-Fi puts a whole room behind one address: enough for the room's questions,
+# few enough that one client cannot bury the queue.
+RATE_LIMIT_QUESTIONS = envint("RATE_LIMIT_QUESTIONS", 30)
 RATE_LIMIT_PREFIX = "rl"
 # Reader websockets per client address, counted by each worker process (0 turns a check off).
 # A whole venue may share one address behind its NAT, so the limits follow what one worker
