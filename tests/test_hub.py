@@ -256,13 +256,13 @@ async def test_an_entry_changed_during_its_catch_up_is_sent_new_and_then_live(
     narrow = stream.change_payload
     edited = []
 
-    def edit_between_the_two_reads(*args):
+    def edit_between_the_two_reads(*args, **kwargs):
         if not edited:
             edited.append(args)
             actions.edit_entry(
                 entry=entry, body="Second draft"
             )  # commits between the narrow and the full read
-        return narrow(*args)
+        return narrow(*args, **kwargs)
 
     monkeypatch.setattr(stream, "change_payload", edit_between_the_two_reads)
     communicator = reader(session.pk, "after=0")

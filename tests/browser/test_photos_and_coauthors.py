@@ -57,7 +57,10 @@ def test_a_photo_posted_from_the_console_appears_upright_on_a_readers_page_and_a
     # The organiser's console shows it live, with the controls an organiser has.
     arrived = co_author.locator("#console-entries .console-entry").first
     expect(arrived.locator("img")).to_have_attribute("alt", alt)
-    expect(arrived.get_by_role("button", name="Delete")).to_be_visible()
+    # Not its author: the organiser hides it with a reason, and may pin or feature it.
+    expect(arrived.get_by_role("button", name="Hide…")).to_be_visible()
+    expect(arrived.get_by_role("button", name="Pin to top")).to_be_visible()
+    expect(arrived.get_by_role("button", name="Delete")).to_have_count(0)
 
 
 def test_a_co_authors_entry_arrives_in_a_bloggers_console_without_their_controls(
