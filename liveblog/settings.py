@@ -131,6 +131,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "liveblog.middleware.RateLimitMiddleware",
+    "liveblog.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "liveblog.urls"

@@ -80,3 +80,20 @@ def test_any_other_error_is_still_a_500(session, blogger, monkeypatch):
     monkeypatch.setattr("entries.views.stream.entry_html", broken)
     response = Client(raise_request_exception=False).get(session.get_absolute_url())
     assert response.status_code == 500 and "Retry-After" not in response
+
+
+def test_with_debug_on_as_make_run_serves_it_is_still_a_503(
+    session, blogger, database_down, settings
+):
+    settings.DEBUG = True  # Django would answer its technical 500 page for any other error
+    client = Client(raise_request_exception=False)
+    client.force_login(blogger)
+    database_down()
+    response = client.post(
+        session.get_console_url() + "entries/",
+        {"kind": "text", "body": "Kept in the outbox"},
+        HTTP_X_LIVEBLOG_OUTBOX="1",
+        HTTP_IDEMPOTENCY_KEY="k-2",
+    )
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert response.content.decode().startswith("The database is unreachable")
