@@ -28,6 +28,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import DEFAULT_CHANNEL_LAYER
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
 
 from liveblog.ratelimit import ConnectionGate
@@ -42,6 +43,7 @@ CLOSE_RELOAD = 4205  # too far behind (or ahead): reload the page instead of rep
 CLOSE_TOO_SLOW = 4408  # not reading its frames; where the server can, the connection is cut
 CLOSE_SIGNED_OUT = 4401  # the user signed out: reconnect (as who the browser is now)
 CLOSE_BUSY = 4429  # too many sockets from this address: a "busy" message says when to retry
+CLOSE_TRY_AGAIN_LATER = 1013  # the database is unreachable for a moment: reconnect with backoff
 
 
 @functools.cache
@@ -182,6 +184,13 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.address = address
         try:
             await self.start(after)
+        except (OperationalError, InterfaceError) as error:
+            # The database is restarting or its connections were cut: a known state, not
+            # a bug, so one line in the log rather than daphne's traceback per socket, and
+            # "try again later"; the page reconnects with backoff and catches up then.
+            await self.leave()
+            logger.warning("reader of session %s not caught up: %s", self.session_id, error)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
         except BaseException:
             # The layer failed, the socket went mid catch-up, or the server cancelled us: no
             # disconnect will follow, so give back now what was taken, or the gate's count

@@ -97,3 +97,29 @@ def test_with_debug_on_as_make_run_serves_it_is_still_a_503(
     )
     assert response.status_code == 503 and response["Retry-After"] == "5"
     assert response.content.decode().startswith("The database is unreachable")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reader_connecting_meanwhile_is_told_to_try_again_later_without_a_traceback(
+    session, blogger, monkeypatch, caplog
+):
+    from channels.db import database_sync_to_async
+
+    from entries import stream
+    from realtime.consumers import CLOSE_TRY_AGAIN_LATER, connection_gate
+    from tests.test_realtime import reader
+
+    await database_sync_to_async(post_entry)(session, blogger, "Before the restart")
+
+    def unreachable(self):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(stream.CatchUp, "load", unreachable)
+    communicator = reader(session.pk, "after=0")
+    connected, _ = await communicator.connect()
+    assert connected
+    closed = await communicator.receive_output(timeout=3)
+    assert closed == {"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER}
+    assert connection_gate().open == {}  # its place at the gate was given back
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert "not caught up" in caplog.text
