@@ -13,6 +13,7 @@ image and the tests that start real servers all go through here.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import pprint
 import sys
@@ -58,25 +59,39 @@ def arguments(argv: list[str]) -> list[str]:
 
 
 class _Deferred:
-    """pprint.pformat of an object, done only if someone prints it."""
+    """A call made only if someone prints its result (as a log line's argument)."""
 
-    __slots__ = ("value",)
+    __slots__ = ("args", "function")
 
-    def __init__(self, value: object) -> None:
-        self.value = value
+    def __init__(self, function, *args) -> None:
+        self.function = function
+        self.args = args
 
     def __format__(self, spec: str) -> str:
-        return format(pprint.pformat(self.value), spec)
+        return format(str(self), spec)
 
     def __str__(self) -> str:
-        return pprint.pformat(self.value)
+        return str(self.function(*self.args))
+
+
+def _deferring(function):
+    return functools.wraps(function)(lambda *args: _Deferred(function, *args))
 
 
 def quiet_autobahn() -> None:
-    """autobahn pretty-prints its configuration on every new connection for a debug line
-    that is logged only at debug level: about a tenth of a handshake's CPU when a room
-    reconnects at once. Format it only when the line is logged."""
-    autobahn_protocol.pformat = _Deferred
+    """autobahn formats the arguments of its debug lines on every connection, whether or
+    not debug lines are logged: its whole configuration pretty-printed, and names and
+    values coloured (hltype, hlval). That was about a seventh of a handshake's CPU when
+    a room reconnects at once; they are formatted now only when a line is logged."""
+    from autobahn.twisted import websocket as autobahn_twisted
+
+    for module in (autobahn_protocol, autobahn_twisted):
+        for name in ("pformat", "hltype", "hlval"):
+            original = getattr(module, name, None)
+            if original is not None and not hasattr(original, "__wrapped__"):
+                setattr(module, name, _deferring(original))
+    # The one use that is not a log argument: a str() that must be a str.
+    autobahn_protocol.Timings.__str__ = lambda self: pprint.pformat(self._timings)
 
 
 # The cyclic garbage collector's first-generation threshold (Python's default is 700).

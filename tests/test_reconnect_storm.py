@@ -126,10 +126,22 @@ async def test_a_crowd_reconnecting_with_one_cursor_is_caught_up_by_one_or_two_r
         await communicator.disconnect()
 
 
-def test_autobahn_formats_its_debug_line_only_when_it_is_printed():
+def test_autobahn_formats_its_debug_lines_arguments_only_when_they_are_printed():
+    from autobahn.twisted import websocket as autobahn_twisted
+    from autobahn.util import hltype, hlval
+    from autobahn.websocket import protocol
+
     value = [("openHandshakeTimeout", 10, "WebSocketServerFactory")]
-    deferred = server._Deferred(value)
+    server.quiet_autobahn()
+    server.quiet_autobahn()  # twice is once
+    deferred = protocol.pformat(value)
+    assert isinstance(deferred, server._Deferred)
     assert str(deferred) == f"{deferred}" == __import__("pprint").pformat(value)
+    assert str(autobahn_twisted.hltype(server.main)) == hltype(server.main)
+    assert f"{protocol.hlval(7)}" == hlval(7)
+    timings = protocol.Timings()
+    timings.track("connect")
+    assert str(timings).startswith("{'connect'")
 
 
 def test_the_server_tunes_the_garbage_collector_for_many_sockets(monkeypatch):
