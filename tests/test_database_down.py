@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from channels.db import database_sync_to_async
 from django.db import OperationalError, connection
 from django.test import Client
 
 from accounts.models import ApiToken
+from entries import stream
+from realtime.consumers import CLOSE_TRY_AGAIN_LATER, connection_gate
 from tests.conftest import post_entry
+from tests.test_realtime import reader  # at import: the ASGI app sets up logging (caplog)
 
 pytestmark = pytest.mark.django_db
 
@@ -103,12 +107,6 @@ def test_with_debug_on_as_make_run_serves_it_is_still_a_503(
 async def test_a_reader_connecting_meanwhile_is_told_to_try_again_later_without_a_traceback(
     session, blogger, monkeypatch, caplog
 ):
-    from channels.db import database_sync_to_async
-
-    from entries import stream
-    from realtime.consumers import CLOSE_TRY_AGAIN_LATER, connection_gate
-    from tests.test_realtime import reader
-
     await database_sync_to_async(post_entry)(session, blogger, "Before the restart")
 
     def unreachable(self):
