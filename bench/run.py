@@ -182,7 +182,7 @@ def server_env(workdir: Path, layer: str, databases: dict[str, str]) -> dict[str
         WEBSOCKET_CONNECT_RATE="0",
         WEBSOCKET_CONNECT_BURST="0",
         STATIC_ROOT=str(workdir / "static"),
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
     env["CHANNEL_LAYER"] = layer
     if layer == "memory":

@@ -133,7 +133,7 @@ async def client(args: argparse.Namespace) -> None:
                 retry_after = crowd.busy.pop(id(reader), None)
                 if retry_after is not None:
                     return None, ("busy", retry_after)
-            return None, ("failed", type(error).__name__)
+            return None, ("failed", f"{type(error).__name__}: {error}"[:90])
 
     stats = {"attempts": 0, "busy": 0, "failed": 0, "failures": {}}
     readers: list = [None] * args.readers
@@ -281,6 +281,13 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=CLIENTS, help="client processes")
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server, e.g. WEBSOCKET_CONNECT_BURST=5000 (repeatable)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and log")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -306,6 +313,7 @@ def main() -> None:
     env = server_env(workdir, "memory", {"sqlite": f"sqlite:///{workdir / 'storm.sqlite3'}"})
     for key in ("WEBSOCKET_MAX_PER_ADDRESS", "WEBSOCKET_CONNECT_RATE", "WEBSOCKET_CONNECT_BURST"):
         env.pop(key)  # the shipped admission: what a venue's crowd behind one address meets
+    env.update(item.split("=", 1) for item in args.server_env)
     print(f"Preparing {workdir} ...", file=sys.stderr)
     django(["manage.py", "collectstatic", "--noinput", "-v", "0"], env)
     django(["manage.py", "migrate", "--noinput", "-v", "0"], env)
