@@ -326,17 +326,20 @@ def storm_section() -> list[str]:
         f"(`python -m liveblog.server`, SQLite) on core 0. Load average when it started: "
         f"{', '.join(str(x) for x in machine['load_average_at_start'])}.",
         "",
-        "| reconnect | caught up p50 | p95 | all (max) | accepted handshakes/s | attempts "
+        "| reconnect | caught up p50 | p95 | all (max) | accepted handshakes/s "
+        "| first 101 after | attempts "
         "| busy (4429) | failed | readers who retried | server CPU | clients' CPU "
         f"| load average | all within {target:.0f} s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | --- |",
     ]
     names = {"at-once": "all at the same instant, no jitter", "page": "the page's (live.js)"}
     for r in data["runs"]:
         lines.append(
             f"| {names.get(r['policy'], r['policy'])} | {fmt(r['caught_up_p50_s'], ' s')} "
             f"| {fmt(r['caught_up_p95_s'], ' s')} | {fmt(r['caught_up_max_s'], ' s')} "
-            f"| {fmt(r['handshakes_per_s'])} | {r['attempts']:,} | {r['busy']:,} "
+            f"| {fmt(r['handshakes_per_s'])} | {fmt(r['first_handshake_s'], ' s')} "
+            f"| {r['attempts']:,} | {r['busy']:,} "
             f"| {r['failed']:,} | {r['retried_readers']:,} | {fmt(r['server_cpu_s'], ' s')} "
             f"| {fmt(r['clients_cpu_s'], ' s')} "
             f"| {', '.join(str(x) for x in r['load_average'])} "
