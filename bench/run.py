@@ -571,6 +571,8 @@ def main() -> None:
         storm = [sys.executable, "-m", "bench.storm"]
         if args.quick:
             storm += ["--readers", "1000"]
+        if args.output != DEFAULT_OUTPUT:  # beside it, leaving the reported one alone
+            storm += ["--output", str(args.output.with_name(args.output.stem + "-storm.json"))]
         subprocess.run(storm, cwd=ROOT, check=False)
 
     report = {
