@@ -7,7 +7,10 @@ idle socket is pinged, and one that does not answer is closed. autobahn, under d
 holds what the server sends to the same message cap as what it receives, so that cap
 stays above the largest change the server can send: an entry of the longest body, in its
 most expanding Markdown, framed as JSON (tests/test_server_limits.py checks the margin). `make run`, the Docker
-image and the tests that start real servers all go through here.
+image and the tests that start real servers all go through here. It is also tuned for a
+room whose readers reconnect at once (docs/benchmarks.md, reconnect storm): a listen
+backlog of 2,048, a garbage collector that does not walk every socket's objects over and
+over, and autobahn's debug lines formatted only when logged.
 """
 
 from __future__ import annotations
