@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 CHART = ROOT / "bench" / "results" / "fanout.png"
 SEARCH = ROOT / "bench" / "results" / "search.json"
+STORM = ROOT / "bench" / "results" / "storm.json"
 HUB_TARGETS = [
     "hub-uvicorn",
     "hub-daphne",
@@ -236,7 +237,13 @@ def pages_section(pages: dict | None) -> list[str]:
     server = pages.get("catch_up_through_server", {})
     lines = [
         f"A session with {pages['entries']:,} entries; the catch-up replays the last "
-        f"{pages['catch_up_changes']} of them (created while the reader was away).",
+        f"{pages['catch_up_changes']} of them (created while the reader was away)."
+        + (
+            f" Measured again on its own {pages['measured_at']} (`python -m bench.run "
+            f"--pages-only`), load average {', '.join(map(str, pages['load_average']))}."
+            if "measured_at" in pages
+            else ""
+        ),
         "",
         "| measurement | p50 | queries | target |",
         "|---|---:|---:|---|",
@@ -317,6 +324,41 @@ def search_section() -> list[str]:
     return lines
 
 
+def storm_section() -> list[str]:
+    """bench/results/storm.json (bench/storm.py) as a table, or why there is none."""
+    if not STORM.exists():
+        return ["Not measured yet: run `python -m bench.storm`."]
+    data = json.loads(STORM.read_text())
+    machine = data["machine"]
+    target = data["target_s"]
+    lines = [
+        f"Measured {data['generated_at']}: {data['readers']:,} readers from one address, in "
+        f"{data['client_processes']} client processes on core 1; one worker "
+        f"(`python -m liveblog.server`, SQLite) on core 0. Load average when it started: "
+        f"{', '.join(str(x) for x in machine['load_average_at_start'])}.",
+        "",
+        "| reconnect | caught up p50 | p95 | all (max) | accepted handshakes/s "
+        "| first 101 after | attempts "
+        "| busy (4429) | failed | readers who retried | server CPU | clients' CPU "
+        f"| load average | all within {target:.0f} s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | --- |",
+    ]
+    names = {"at-once": "all at the same instant, no jitter", "page": "the page's (live.js)"}
+    for r in data["runs"]:
+        lines.append(
+            f"| {names.get(r['policy'], r['policy'])} | {fmt(r['caught_up_p50_s'], ' s')} "
+            f"| {fmt(r['caught_up_p95_s'], ' s')} | {fmt(r['caught_up_max_s'], ' s')} "
+            f"| {fmt(r['handshakes_per_s'])} | {fmt(r['first_handshake_s'], ' s')} "
+            f"| {r['attempts']:,} | {r['busy']:,} "
+            f"| {r['failed']:,} | {r['retried_readers']:,} | {fmt(r['server_cpu_s'], ' s')} "
+            f"| {fmt(r['clients_cpu_s'], ' s')} "
+            f"| {', '.join(str(x) for x in r['load_average'])} "
+            f"| {verdict(r['caught_up_max_s'] <= target)} |"
+        )
+    return lines
+
+
 def render(report: dict) -> str:
     results = report["fanout"]
     table = by_target(results)
@@ -342,6 +384,7 @@ def render(report: dict) -> str:
         pages="\n".join(pages_section(report.get("pages"))),
         photos="\n".join(photos_section(report.get("photos"))),
         search="\n".join(search_section()),
+        storm="\n".join(storm_section()),
         skipped=skipped or "- none",
     )
 

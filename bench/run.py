@@ -182,7 +182,7 @@ def server_env(workdir: Path, layer: str, databases: dict[str, str]) -> dict[str
         WEBSOCKET_CONNECT_RATE="0",
         WEBSOCKET_CONNECT_BURST="0",
         STATIC_ROOT=str(workdir / "static"),
-        PYTHONPATH=str(ROOT),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
     env["CHANNEL_LAYER"] = layer
     if layer == "memory":
@@ -406,6 +406,25 @@ def measure_pages(env: dict[str, str], log: Path, progress: Progress) -> dict:
     return pages
 
 
+def remeasure_pages(workdir: Path, output: Path) -> None:
+    """Measure the page and catch-up again and put them in the JSON of the last full run."""
+    report = json.loads(output.read_text())
+    env = server_env(workdir, "memory", {"sqlite": f"sqlite:///{workdir / 'bench.sqlite3'}"})
+    django(["manage.py", "collectstatic", "--noinput", "-v", "0"], env)
+    prepare_database(env, [])  # the blogger and the event bench/pages.py writes with
+    progress = Progress(1)
+    report["pages"] = measure_pages(env, workdir / "servers.log", progress)
+    report["pages"]["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    report["pages"]["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    progress.bar.close()
+    output.write_text(json.dumps(report, indent=2) + "\n")
+    if output == DEFAULT_OUTPUT:
+        from bench import report as render
+
+        render.main([str(output)])
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Fan-out benchmark (make bench).")
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 readers only")
@@ -417,11 +436,21 @@ def main() -> None:
         help="entries per run (default 30, 15 at 5,000, 10 above; 10 for the baseline)",
     )
     parser.add_argument("--skip-pages", action="store_true")
+    parser.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="measure the page and catch-up again into the existing JSON, and render it",
+    )
     parser.add_argument("--skip-photos", action="store_true")
     parser.add_argument(
         "--skip-search",
         action="store_true",
         help="skip search over 100,000 entries (bench/search.py)",
+    )
+    parser.add_argument(
+        "--skip-storm",
+        action="store_true",
+        help="skip the reconnect storm of 5,000 readers (bench/storm.py)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
     parser.add_argument(
@@ -441,6 +470,9 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="liveblog-bench-"))
     log = workdir / "servers.log"
+    if args.pages_only:
+        remeasure_pages(workdir, args.output)
+        return
     databases = {
         "sqlite": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "postgres": os.environ.get(
@@ -534,6 +566,14 @@ def main() -> None:
     if not args.skip_search:
         # Its own databases and its own JSON (bench/results/search.json), read by report.py.
         subprocess.run([sys.executable, "-m", "bench.search"], cwd=ROOT, check=False)
+    if not args.skip_storm:
+        # Its own server and its own JSON (bench/results/storm.json), read by report.py.
+        storm = [sys.executable, "-m", "bench.storm"]
+        if args.quick:
+            storm += ["--readers", "1000"]
+        if args.output != DEFAULT_OUTPUT:  # beside it, leaving the reported one alone
+            storm += ["--output", str(args.output.with_name(args.output.stem + "-storm.json"))]
+        subprocess.run(storm, cwd=ROOT, check=False)
 
     report = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

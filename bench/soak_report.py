@@ -184,8 +184,29 @@ def render(report: dict) -> str:
         "busy": fmt(report["busy_told"]),
         "placed_between": fmt(report["placed_between"]),
         "closes": ", ".join(f"{code} × {n:,}" for code, n in report["closes"].items()) or "none",
+        "storm": storm_sentence(),
     }
     return TEMPLATE.read_text().format(**values)
+
+
+def storm_sentence() -> str:
+    """The reconnect storm of `make bench` (bench/results/storm.json), in a sentence."""
+    path = ROOT / "bench" / "results" / "storm.json"
+    if not path.exists():
+        return "(`make bench` measures a storm of 5,000 readers against one worker.)"
+    data = json.loads(path.read_text())
+    runs = {r["policy"]: r for r in data["runs"]}
+    at_once, page = runs["at-once"], runs["page"]
+    return (
+        f"Measured by `make bench` on {data['generated_at'][:10]} (docs/benchmarks.md): "
+        f"{data['readers']:,} readers behind one address reconnecting to one worker were all "
+        f"caught up {at_once['caught_up_max_s']} s after they came back at the same instant "
+        f"(p50 {at_once['caught_up_p50_s']} s; {at_once['busy']:,} turned away as busy and "
+        f"admitted on a retry), and {page['caught_up_max_s']} s after with the page's "
+        f"backoff and jitter (p50 {page['caught_up_p50_s']} s; {page['busy']:,} busy), on "
+        f"the shared two-core machine with the load client on the other core (load average "
+        f"{at_once['load_average'][0]})."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,9 +16,8 @@ from archive.api import router as archive_router
 from entries.api import router as entries_router
 from events.api import router as events_router
 from liveblog.jsonbody import BadBody, StrictJSONParser
-from liveblog.middleware import too_many
+from liveblog.middleware import database_unavailable, too_many
 from liveblog.ratelimit import RateLimited
-from liveblog.views import database_unavailable
 from questions.api import router as questions_router
 from realtime.audience import readers_now
 from sessions.api import count_readers_with

@@ -6,7 +6,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 
 from liveblog.ratelimit import RateLimited
 
@@ -185,4 +187,41 @@ def too_many(request: HttpRequest, exception: RateLimited) -> HttpResponse:
             str(exception), status=429, content_type="text/plain; charset=utf-8"
         )
     response["Retry-After"] = str(exception.retry_after)
+    return response
+
+
+# How long a client should wait before trying again while the database is unreachable.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailableMiddleware:
+    """The database unreachable (restarting, connections cut) while a view ran: 503 with
+    Retry-After, not a 500, whether DEBUG is on (`make run`) or not; handler500
+    (liveblog.views.server_error) does the same for what fails outside a view."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        return database_unavailable(request)
+
+
+def database_unavailable(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """503 and Retry-After, as JSON under /api/, text for htmx and the outbox, else a page."""
+    message = (
+        "The database is unreachable for a moment: nothing was changed. "
+        f"Try again in {DATABASE_RETRY_AFTER_SECONDS} seconds."
+    )
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message}, status=503)
+    elif getattr(request, "htmx", False) or "X-Liveblog-Outbox" in request.headers:
+        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+    else:
+        response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return response

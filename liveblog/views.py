@@ -8,7 +8,6 @@ from django.contrib.auth.views import LoginView as DjangoLoginView
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
@@ -17,6 +16,7 @@ from django.views.defaults import server_error as default_server_error
 from django.views.static import serve
 
 from events.models import Event
+from liveblog.middleware import database_unavailable
 from liveblog.ratelimit import RateLimited, client_address, hit
 from sessions.models import Session
 
@@ -40,33 +40,14 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-# How long a client should wait before trying again while the database is unreachable.
-DATABASE_RETRY_AFTER_SECONDS = 5
-
-
 def server_error(request: HttpRequest) -> HttpResponse:
     """A 500, unless the database is unreachable (restarting, connections cut): then a 503
-    with Retry-After, which the console's outbox and API scripts retry, losing nothing."""
+    with Retry-After, which the console's outbox and API scripts retry, losing nothing.
+    (Raised by a view, DatabaseUnavailableMiddleware answers first, with DEBUG on too.)"""
     error = sys.exc_info()[1]
     if not isinstance(error, OperationalError | InterfaceError):
         return default_server_error(request)
     return database_unavailable(request)
-
-
-def database_unavailable(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """503 and Retry-After, as JSON under /api/, text for htmx and the outbox, else a page."""
-    message = (
-        "The database is unreachable for a moment: nothing was changed. "
-        f"Try again in {DATABASE_RETRY_AFTER_SECONDS} seconds."
-    )
-    if request.path.startswith("/api/"):
-        response = JsonResponse({"detail": message}, status=503)
-    elif getattr(request, "htmx", False) or "X-Liveblog-Outbox" in request.headers:
-        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
-    else:
-        response = HttpResponse(render_to_string("503.html"), status=503)
-    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
-    return response
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -13,20 +13,24 @@ signed-in reader's socket also listens on its sign-in's group, so that signing o
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
 import json
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import DEFAULT_CHANNEL_LAYER
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
 
 from liveblog.ratelimit import ConnectionGate
@@ -41,6 +45,7 @@ CLOSE_RELOAD = 4205  # too far behind (or ahead): reload the page instead of rep
 CLOSE_TOO_SLOW = 4408  # not reading its frames; where the server can, the connection is cut
 CLOSE_SIGNED_OUT = 4401  # the user signed out: reconnect (as who the browser is now)
 CLOSE_BUSY = 4429  # too many sockets from this address: a "busy" message says when to retry
+CLOSE_TRY_AGAIN_LATER = 1013  # the database is unreachable for a moment: reconnect with backoff
 
 
 @functools.cache
@@ -61,6 +66,68 @@ def _settings_changed(setting: str, **kwargs: Any) -> None:
 
 # (session id, after) -> ("ok" or "reload", payloads, cursor), or None for no such session.
 CatchUpLoader = Callable[[int, int], tuple[str, list[dict[str, Any]], int] | None]
+
+
+class SharedCatchUps:
+    """Readers arriving together with the same cursor share one catch-up read.
+
+    When a room reconnects at once (the venue's Wi-Fi came back), thousands of readers ask
+    for the same changes after the same seq; each read is a database connection and a
+    query in the one thread database_sync_to_async runs them in, which made a storm of
+    5,000 take about a minute. A reader may only share a read that has not started yet:
+    it joined the hub before asking, so a read that starts after it joined misses nothing
+    it would not receive live. So there is at most one read in flight per (session,
+    cursor), and the readers that ask meanwhile wait for the next one, which starts when
+    that ends.
+    """
+
+    def __init__(self, load: CatchUpLoader) -> None:
+        self.load = database_sync_to_async(load)
+        # Per event loop (tests run several): key -> the next read's future, not yet started.
+        self.waiting: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.running: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.tasks: set[asyncio.Task] = set()  # the loop keeps only weak references
+
+    async def __call__(self, session_id: int, after: int):
+        loop = asyncio.get_running_loop()
+        waiting = self.waiting.setdefault(loop, {})
+        key = (session_id, after)
+        future = waiting.get(key)
+        if future is None:
+            future = waiting[key] = loop.create_future()
+            # Retrieved even if every reader that waited for it has gone.
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            task = loop.create_task(self._read(key, future))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return await asyncio.shield(future)
+
+    async def _read(self, key: tuple[int, int], future: asyncio.Future) -> None:
+        loop = asyncio.get_running_loop()
+        running = self.running.setdefault(loop, {})
+        waiting = self.waiting[loop]
+        while (previous := running.get(key)) is not None:
+            await asyncio.wait([previous])
+        if waiting.get(key) is future:
+            del waiting[key]  # from now on, readers who ask wait for the next read
+        running[key] = task = asyncio.current_task()
+        try:
+            result = await self.load(*key)
+        except Exception as error:
+            future.set_exception(error)
+        except BaseException:
+            future.cancel()  # the server is stopping
+            raise
+        else:
+            future.set_result(result)
+        finally:
+            if running.get(key) is task:
+                del running[key]
+
+
+@functools.cache
+def shared_catch_ups(load: CatchUpLoader) -> SharedCatchUps:
+    return SharedCatchUps(load)
 
 
 class SessionConsumer(AsyncWebsocketConsumer):
@@ -121,6 +188,13 @@ class SessionConsumer(AsyncWebsocketConsumer):
         self.address = address
         try:
             await self.start(after, counted=not console)
+        except (OperationalError, InterfaceError) as error:
+            # The database is restarting or its connections were cut: a known state, not
+            # a bug, so one line in the log rather than daphne's traceback per socket, and
+            # "try again later"; the page reconnects with backoff and catches up then.
+            await self.leave()
+            logger.warning("reader of session %s not caught up: %s", self.session_id, error)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
         except BaseException:
             # The layer failed, the socket went mid catch-up, or the server cancelled us: no
             # disconnect will follow, so give back now what was taken, or the gate's count
@@ -152,7 +226,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
             # Already at the newest change this process has seen: no database read.
             payloads, cursor = [], after
         else:
-            result = await database_sync_to_async(self.load_catch_up)(self.session_id, after)
+            result = await shared_catch_ups(self.load_catch_up)(self.session_id, after)
             if result is None:
                 await self.close(code=CLOSE_NOT_FOUND)
                 return None
@@ -165,6 +239,13 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self.send(broadcast.encode(payload))
         await self.send(broadcast.encode({"type": "caught_up", "seq": cursor}))
         return cursor
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # Channels' own also closes stale database connections, a thread hop per socket
+        # that a room reconnecting at once queues by the thousand; this consumer's reads
+        # go through database_sync_to_async, which does that itself (see dispatch).
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def disconnect(self, code: int) -> None:
         await self.leave()

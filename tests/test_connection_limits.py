@@ -277,3 +277,17 @@ def test_the_default_limits_admit_a_venue_reconnecting_at_what_a_worker_carries(
         assert gate.admit("203.0.113.7") is None
     flood = [gate.admit("198.51.100.9") for _ in range(10_000)]  # all in the same instant
     assert flood.count(None) == settings.WEBSOCKET_CONNECT_BURST
+
+
+def test_the_default_limits_admit_a_whole_venue_reconnecting_in_the_same_instant(settings):
+    """The Wi-Fi comes back and 5,000 readers behind one address reach the gate together,
+    faster than a worker completes them (bench/storm.py): none is turned away, and a
+    5,001st socket from that address is."""
+    gate = ConnectionGate(
+        concurrent=settings.WEBSOCKET_MAX_PER_ADDRESS,
+        rate=settings.WEBSOCKET_CONNECT_RATE,
+        burst=settings.WEBSOCKET_CONNECT_BURST,
+        clock=lambda: 0.0,
+    )
+    assert [gate.admit("203.0.113.7") for _ in range(5000)] == [None] * 5000
+    assert gate.admit("203.0.113.7") is not None

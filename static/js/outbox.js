@@ -123,7 +123,7 @@
       meta.textContent = "Not posted: " + item.error;
       actions.append(button("Edit and resend", () => editItem(item)), button("Discard", () => discard(item), true));
     } else if (item.state === "waiting") {
-      meta.textContent = "Waiting for the network… it will be sent automatically.";
+      meta.textContent = (item.reason === "server" ? "Waiting for the server" : "Waiting for the network") + "… it will be sent automatically.";
       actions.append(button("Retry now", () => kick(true)));
     } else {
       meta.textContent = "Sending…";
@@ -175,9 +175,16 @@
   }
 
   function refreshNote() {
-    const waiting = items().filter((item) => item.state !== "failed").length;
+    const held = items().filter((item) => item.state !== "failed");
+    const waiting = held.length;
+    const posts = waiting === 1 ? "1 post" : waiting + " posts";
+    // Why they wait, when the last try said: the server (restarting, busy) or the network.
+    const reason = held.length && held[0].state === "waiting" ? held[0].reason : null;
     note.hidden = waiting === 0;
-    note.textContent = waiting ? waiting + " waiting to be sent. Keep this page open or come back later: nothing is lost." : "";
+    if (!waiting) note.textContent = "";
+    else if (reason === "server") note.textContent = "Waiting for the server: " + posts + " held, sent in order when it answers. Nothing is lost.";
+    else if (reason === "network") note.textContent = "Waiting for the network: " + posts + " held, sent in order when it is back. Nothing is lost.";
+    else note.textContent = posts + " waiting to be sent. Keep this page open or come back later: nothing is lost.";
   }
 
   // --- Sending --------------------------------------------------------------------
@@ -200,7 +207,7 @@
   }
 
   async function sendOne(item) {
-    placeholder(item);
+    placeholder(Object.assign({}, item, { state: "sending" }));
     let response;
     const body = item.photo ? await photoBody(item) : new URLSearchParams(item.fields);
     if (!body) {
@@ -217,9 +224,13 @@
         body: body,
       });
     } catch (e) {
-      return "retry";
+      return { reason: "network", after: 0 };
     }
-    if (response.status === 429 || response.status >= 500) return "retry";
+    if (response.status === 429 || response.status >= 500) {
+      // 503 while the database restarts, 429 when posting too fast: the server says when.
+      const after = parseInt(response.headers.get("Retry-After") || "0", 10);
+      return { reason: "server", after: Number.isFinite(after) ? Math.min(after, 60) : 0 };
+    }
     const text = await response.text();
     if (!response.ok) {
       const error = errorText(response.status, text, response.headers.get("Content-Type") || "");
@@ -265,12 +276,14 @@
         const next = items().find((item) => item.state !== "failed");
         if (!next) break;
         const result = await sendOne(next);
-        if (result === "retry") {
-          update(next.key, { state: "waiting" });
-          placeholder(Object.assign(next, { state: "waiting" }));
+        if (result && result.reason) {
+          // Everything behind it waits too, and says why: they go in order, after it.
+          const waiting = { state: "waiting", reason: result.reason };
+          save(OUTBOX, items().map((item) => (item.state === "failed" ? item : Object.assign(item, waiting))));
+          items().forEach((item) => item.state !== "failed" && placeholder(item));
           attempt += 1;
-          const delay = Math.min(30000, 1000 * Math.pow(2, attempt - 1)) * (0.5 + Math.random() / 2);
-          retryTimer = setTimeout(drain, delay);
+          const backoff = Math.min(30000, 1000 * Math.pow(2, attempt - 1)) * (0.5 + Math.random() / 2);
+          retryTimer = setTimeout(drain, Math.max(backoff, result.after * 1000));
           break;
         }
         attempt = 0;

@@ -106,8 +106,12 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def _serve() -> Iterator[LiveServer]:
-    """A daphne server on a free port and a database of its own, with the demo seeded."""
+def _serve(
+    module: str = "liveblog.server", extra_env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """A daphne server on a free port and a database of its own, with the demo seeded.
+
+    `module` is what runs it: liveblog.server, or a test's wrapper around it."""
     _require_browser()
     database_url, drop = _server_database()
     port = _free_port()
@@ -127,6 +131,7 @@ def _serve() -> Iterator[LiveServer]:
         # The console asks for new questions every second (5 in production).
         "QUESTIONS_POLL_SECONDS": "1",
         "MEDIA_ROOT": media.name,  # photos' renditions: never into the work tree
+        **(extra_env or {}),
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     server = LiveServer(f"http://127.0.0.1:{port}", env)
@@ -139,7 +144,7 @@ def _serve() -> Iterator[LiveServer]:
                 [
                     sys.executable,
                     "-m",
-                    "liveblog.server",
+                    module,
                     "-b",
                     "127.0.0.1",
                     "-p",
