@@ -74,7 +74,11 @@ def _decided(question: Question) -> QuestionRefused:
 
 def _locked(question: Question) -> Question:
     """The question as stored, its row locked until the decision commits."""
-    locked = Question.objects.select_for_update().select_related("decided_by").get(pk=question.pk)
+    locked = (
+        Question.objects.select_for_update(of=("self",))
+        .select_related("decided_by")
+        .get(pk=question.pk)
+    )
     if locked.status != Question.Status.PENDING:
         raise _decided(locked)
     return locked
