@@ -18,7 +18,6 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.feedgenerator import Atom1Feed
-from django.utils.html import strip_tags
 from django.utils.text import Truncator
 
 from entries.hashtags import TAG_WORD, normalise, tag_path, tagged
@@ -101,7 +100,7 @@ BY_MODEL = {kind.model: kind for kind in FEEDS}
 
 
 def entry_title(entry: Entry) -> str:
-    words = Truncator(" ".join(strip_tags(entry.html).split())).words(12, truncate="…")
+    words = Truncator(entry.plain_text).words(12, truncate="…")
     if entry.kind == Entry.Kind.QUOTE:
         return f"{entry.attribution}: “{words}”"
     if entry.kind == Entry.Kind.QUESTION:

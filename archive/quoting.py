@@ -6,7 +6,7 @@ import zoneinfo
 from collections.abc import Callable
 
 from django.utils.dateformat import format as date_format
-from django.utils.html import escape, strip_tags
+from django.utils.html import escape
 
 from entries.models import Entry
 
@@ -27,7 +27,7 @@ def quote_blocks(entry: Entry, absolute: Callable[[str], str]) -> dict[str, str]
     session = entry.session
     permalink = absolute(entry.get_absolute_url())
     session_url = absolute(session.get_absolute_url())
-    words = " ".join(strip_tags(entry.html).split())
+    words = entry.plain_text
     source = f"{session.title}, {session.event.name}"
     html = (
         f'<blockquote cite="{escape(permalink)}">\n'
@@ -37,7 +37,7 @@ def quote_blocks(entry: Entry, absolute: Callable[[str], str]) -> dict[str, str]
         f'<a href="{escape(permalink)}">Source</a></footer>\n'
         "</blockquote>"
     )
-    quoted = "\n".join(f"> {line}" if line else ">" for line in words.splitlines() or [""])
+    quoted = "\n".join(f"> {_md(line)}" if line else ">" for line in words.splitlines() or [""])
     markdown = (
         f"{quoted}\n>\n> — {_md(who(entry))}, in [{_md(source)}]({session_url}), "
         f"{when(entry)} ([source]({permalink}))"
@@ -46,7 +46,7 @@ def quote_blocks(entry: Entry, absolute: Callable[[str], str]) -> dict[str, str]
 
 
 def _md(text: str) -> str:
-    """Text that Markdown shows as written: its link and emphasis characters escaped."""
-    for char in "\\[]*_`":
+    """Text that Markdown shows as written: its link, emphasis and HTML characters escaped."""
+    for char in "\\[]*_`<":
         text = text.replace(char, "\\" + char)
     return text

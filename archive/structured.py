@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 
-from django.utils.html import strip_tags
 from django.utils.safestring import SafeString, mark_safe
 
 from archive.feeds import entry_title
+from entries.markdown import plain_text
 from entries.models import Entry
 from sessions.models import Session
 
@@ -17,7 +17,7 @@ _JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
 
 
 def plain(html: str) -> str:
-    return " ".join(strip_tags(html).split())
+    return plain_text(html)
 
 
 def live_blog_posting(

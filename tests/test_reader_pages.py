@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -238,3 +239,32 @@ def test_an_anonymous_reader_gets_no_cookie(client, session):
     response = client.get(session_url(session))
     assert response.cookies == {} or not list(response.cookies.keys())
     assert "csrftoken" not in response.content.decode().lower()
+
+
+def test_an_entrys_words_in_plain_text_read_as_written_wherever_they_are_shown(
+    client, session, blogger
+):
+    """Markup taken out, entities decoded once: the key-moment strip, the feed's titles,
+    Quote this and the page's structured data all escape the words again for where they
+    go, so "Q&A" must not reach readers as "Q&amp;A" (Django's striptags kept entities)."""
+    import feedparser
+
+    from archive.quoting import quote_blocks
+
+    entry = post_entry(session, blogger, "Q&A on **<trust>** & \"intent\"", key_moment=True)
+    assert entry.plain_text == 'Q&A on <trust> & “intent”'
+
+    page = client.get(session_url(session)).content.decode()
+    strip = page.split('id="key-moments"', 1)[1].split("</ol>", 1)[0]
+    assert "Q&amp;A on &lt;trust&gt; &amp; “intent”" in strip
+    assert "&amp;amp;" not in page and "&amp;lt;" not in page
+    ld = page.split('type="application/ld+json">', 1)[1].split("</script>", 1)[0]
+    assert "Q\\u0026A on \\u003Ctrust\\u003E" in ld
+
+    feed_url = re.search(r'type="application/atom\+xml"[^>]*href="([^"]+)"', page).group(1)
+    feed = feedparser.parse(client.get(feed_url).content)
+    assert [item.title for item in feed.entries] == ['Q&A on <trust> & “intent”']
+
+    blocks = quote_blocks(entry, lambda path: "https://example.org" + path)
+    assert "<p>Q&amp;A on &lt;trust&gt; &amp; “intent”</p>" in blocks["html"]
+    assert "> Q&A on \\<trust> & “intent”" in blocks["markdown"]
