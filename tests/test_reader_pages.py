@@ -251,8 +251,8 @@ def test_an_entrys_words_in_plain_text_read_as_written_wherever_they_are_shown(
 
     from archive.quoting import quote_blocks
 
-    entry = post_entry(session, blogger, "Q&A on **<trust>** & \"intent\"", key_moment=True)
-    assert entry.plain_text == 'Q&A on <trust> & “intent”'
+    entry = post_entry(session, blogger, 'Q&A on **<trust>** & "intent"', key_moment=True)
+    assert entry.plain_text == "Q&A on <trust> & “intent”"
 
     page = client.get(session_url(session)).content.decode()
     strip = page.split('id="key-moments"', 1)[1].split("</ol>", 1)[0]
@@ -263,7 +263,7 @@ def test_an_entrys_words_in_plain_text_read_as_written_wherever_they_are_shown(
 
     feed_url = re.search(r'type="application/atom\+xml"[^>]*href="([^"]+)"', page).group(1)
     feed = feedparser.parse(client.get(feed_url).content)
-    assert [item.title for item in feed.entries] == ['Q&A on <trust> & “intent”']
+    assert [item.title for item in feed.entries] == ["Q&A on <trust> & “intent”"]
 
     blocks = quote_blocks(entry, lambda path: "https://example.org" + path)
     assert "<p>Q&amp;A on &lt;trust&gt; &amp; “intent”</p>" in blocks["html"]

@@ -59,6 +59,12 @@ def test_an_organiser_pins_and_hides_and_the_audit_log_lists_it(new_page, live_s
     assert hidden_id != entry_id
     newest.get_by_role("button", name="Hide…").click()
     form = organiser.locator(f"#console-entry-{hidden_id} form.hide-form")
+    # htmx enables what it swapped in when it settles: until then the form is a plain one,
+    # and a click as fast as a test's submits it without htmx (once seen in CI).
+    organiser.wait_for_function(
+        "(form) => Boolean(form['htmx-internal-data'] && form['htmx-internal-data'].initHash)",
+        arg=form.element_handle(),
+    )
     reason = unique_reason = "Duplicate of the entry above"
     form.get_by_label("Reason").fill(reason)
     form.get_by_role("button", name="Hide").click()
